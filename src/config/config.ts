@@ -1,0 +1,73 @@
+import { isAbsolute, resolve } from "node:path";
+import { OrchestratorError } from "../lib/errors.ts";
+
+/** Where orch reads and writes files. All absolute. */
+export interface Paths {
+  /** JSONL of task-level events (`ORCH_EVENTS_PATH`). */
+  readonly eventsPath: string;
+  /** JSONL of scheduler and run events (`STATE_STORE_PATH`). */
+  readonly statePath: string;
+  /** Directory of user workflow plugins (`WORKFLOWS_DIR`). */
+  readonly workflowsDir: string;
+}
+
+/** Everything orch reads from the environment, read once. */
+export interface Config {
+  readonly paths: Paths;
+  /** Pool size and the bound on concurrent runs (`SCHED_MAX_PARALLEL`). */
+  readonly maxParallel: number;
+  /** Scheduler tick interval in ms (`SCHED_TICK_MS`). */
+  readonly tickMs: number;
+}
+
+/** Thrown when an environment variable has a value orch cannot use. */
+export class ConfigError extends OrchestratorError {
+  /** The variable's name. */
+  readonly variable: string;
+  /**
+   * @param variable The variable's name.
+   * @param message What is wrong with it.
+   */
+  constructor(variable: string, message: string) {
+    super(message, { code: "config_invalid", exitCode: 2 });
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+function positiveInt(env: Record<string, string | undefined>, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError(name, `Cannot read ${name}="${raw}": expected a whole number >= 1`);
+  }
+  return n;
+}
+
+/**
+ * Builds the frozen {@link Config} from environment variables.
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @param options `cwd` against which relative paths resolve (default `Deno.cwd()`).
+ * @returns The config.
+ * @throws {ConfigError} When a numeric variable is not a positive whole number.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): Config {
+  const cwd = options.cwd ?? Deno.cwd();
+  const path = (name: string, dflt: string) => {
+    const raw = env[name]?.trim() || dflt;
+    return isAbsolute(raw) ? raw : resolve(cwd, raw);
+  };
+  return Object.freeze({
+    paths: Object.freeze({
+      eventsPath: path("ORCH_EVENTS_PATH", "logs/orchestrator_events.jsonl"),
+      statePath: path("STATE_STORE_PATH", "logs/orchestrator_state.jsonl"),
+      workflowsDir: path("WORKFLOWS_DIR", "workflows"),
+    }),
+    maxParallel: positiveInt(env, "SCHED_MAX_PARALLEL", 3),
+    tickMs: positiveInt(env, "SCHED_TICK_MS", 1000),
+  });
+}
