@@ -1,0 +1,74 @@
+/**
+ * Scheduler and run events appended to the state store (`STATE_STORE_PATH`), one JSON
+ * object a line. Names follow the seed (`schedule_enqueued`, `run_started`,
+ * `run_finished`) plus `schedule_skipped`. Every line has `v`, `timestamp` and `event`.
+ */
+import type { RunStatus, Trigger } from "./events.ts";
+
+/** Fields every state event has. */
+export interface StateEventBase {
+  v: number;
+  timestamp: string;
+}
+
+/** A schedule matched a minute and a run was queued. `minute` is local to `timezone`. */
+export interface ScheduleEnqueuedEvent extends StateEventBase {
+  event: "schedule_enqueued";
+  schedule_id: string;
+  /** `YYYY-MM-DDTHH:MM` in the schedule's timezone. */
+  minute: string;
+  /** The same minute as a UTC instant (ISO 8601). */
+  minute_utc: string;
+  timezone: string;
+  dag: string;
+  tenant: string;
+  /** True when enqueued by catch-up rather than for the current minute. */
+  catchup?: boolean;
+}
+
+/** A schedule-minute that did not run, and why. */
+export interface ScheduleSkippedEvent extends StateEventBase {
+  event: "schedule_skipped";
+  schedule_id: string;
+  minute: string;
+  minute_utc: string;
+  reason: "overlap" | "catchup_cap" | "disabled" | "invalid";
+  detail?: string;
+}
+
+/** A DAG run started. `pid` and `host` let a later process tell whether it is still alive. */
+export interface RunStartedEvent extends StateEventBase {
+  event: "run_started";
+  run_id: string;
+  schedule_id?: string;
+  minute?: string;
+  dag_name: string;
+  dag?: string;
+  tenant_id: string;
+  trigger: Trigger;
+  retry_of?: string;
+  pid: number;
+  host: string;
+}
+
+/** A DAG run ended. */
+export interface RunFinishedEvent extends StateEventBase {
+  event: "run_finished";
+  run_id: string;
+  schedule_id?: string;
+  dag_name: string;
+  status: RunStatus;
+  duration_s: number;
+  tasks_succeeded: number;
+  tasks_failed: number;
+  tasks_skipped: number;
+  /** For `interrupted`: why the run was declared dead. */
+  reason?: string;
+}
+
+/** Any state-store event this version of orch writes. */
+export type StateEvent =
+  | ScheduleEnqueuedEvent
+  | ScheduleSkippedEvent
+  | RunStartedEvent
+  | RunFinishedEvent;
