@@ -57,6 +57,18 @@ export class EventLog {
   }
 
   /**
+   * Opens (and creates) the file now, so an unwritable path fails before any work starts.
+   * @throws {LogWriteError} When the file cannot be opened for appending.
+   */
+  async open(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (err) {
+      throw new LogWriteError(this.path, err);
+    }
+  }
+
+  /**
    * Waits until every queued line is written.
    * @throws {LogWriteError} When a write failed.
    */

@@ -1,0 +1,98 @@
+import { OrchestratorError } from "../lib/errors.ts";
+import { graphCommand } from "./commands/graph.ts";
+import { runCommand } from "./commands/run.ts";
+import { validateCommand } from "./commands/validate.ts";
+import { workflowsCommand } from "./commands/workflows.ts";
+import { AppContext } from "./context.ts";
+import { UsageError } from "./errors.ts";
+import type { CliIo } from "./io.ts";
+import type { TaskPool } from "../pool/task_pool.ts";
+
+/** orch's version, printed by `--version`. */
+export const VERSION = "0.1.0";
+
+type Command = (ctx: AppContext, args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  run: { run: runCommand, summary: "Run a DAG now (or --dry-run to print its plan)" },
+  validate: { run: validateCommand, summary: "Check DAG files and list every problem" },
+  workflows: { run: workflowsCommand, summary: "List workflows with description and params" },
+  graph: { run: graphCommand, summary: "Print a DAG as Mermaid or dot" },
+};
+
+/**
+ * Adds a command (used by later modules: scheduler, runs, dashboard).
+ * @param name The command word.
+ * @param run Its implementation.
+ * @param summary One line for `orch --help`.
+ */
+export function registerCommand(name: string, run: Command, summary: string): void {
+  COMMANDS[name] = { run, summary };
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const cmds = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return `orch ${VERSION}: run DAGs of workflow plugins, by hand or on a schedule
+
+Usage: orch <command> [options]
+
+Commands:
+${cmds.join("\n")}
+
+Run 'orch <command> --help' for a command's options.
+Exit codes: 0 ok, 1 a run failed, 2 invalid input or usage, 3 locked, 4 internal error.
+`;
+}
+
+/**
+ * Runs the CLI: dispatches to a command and maps every error to a message and exit code.
+ * User errors print `Name: message` (and a hint), never a stack trace.
+ * @param args Command-line arguments.
+ * @param io Streams and environment.
+ * @param options A pool to use instead of Web Workers.
+ * @returns The exit code.
+ */
+export async function runCli(
+  args: string[],
+  io: CliIo,
+  options: { pool?: TaskPool } = {},
+): Promise<number> {
+  let ctx: AppContext | undefined;
+  try {
+    const [name, ...rest] = args;
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      io.stdout(help());
+      return name ? 0 : 2;
+    }
+    if (name === "--version" || name === "-V") {
+      io.stdout(`orch ${VERSION}\n`);
+      return 0;
+    }
+    const cmd = COMMANDS[name];
+    if (!cmd) throw new UsageError(`Unknown command "${name}"`);
+    ctx = new AppContext(io, options);
+    return await cmd.run(ctx, rest);
+  } catch (err) {
+    return report(io, err);
+  } finally {
+    try {
+      await ctx?.close();
+    } catch (err) {
+      report(io, err);
+    }
+  }
+}
+
+function report(io: CliIo, err: unknown): number {
+  if (err instanceof OrchestratorError) {
+    io.stderr(`${err.name}: ${err.message}\n`);
+    if (err.hint) io.stderr(`Hint: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  io.stderr(`Internal error: ${e.name}: ${e.message}\n`);
+  if (io.env.ORCH_DEBUG) io.stderr(`${e.stack}\n`);
+  else io.stderr("Set ORCH_DEBUG=1 for a stack trace, and please report it\n");
+  return 4;
+}

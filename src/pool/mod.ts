@@ -1,0 +1,9 @@
+/**
+ * Task pools: run attempts with bounded concurrency in Web Workers (`WorkerPool`) or on
+ * the calling thread (`InlinePool`), behind one `TaskPool` interface.
+ * @module
+ */
+export type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+export type { WorkflowInfo } from "./protocol.ts";
+export { type WorkerLike, WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
+export { InlinePool } from "./inline_pool.ts";

@@ -1,0 +1,60 @@
+/**
+ * Messages between the main thread and pool workers. Everything here is
+ * structured-cloneable. Outputs cross as JSON text: that proves they are
+ * JSON-serialisable and lets the event log embed them without re-encoding.
+ */
+import type { PlainError } from "../lib/errors.ts";
+import type { WorkflowSource } from "../workflows/registry.ts";
+import type { JsonObject } from "../workflows/types.ts";
+
+/** One attempt of one task, as sent to a worker. */
+export interface JobRequest {
+  /** Pool-wide job id. */
+  id: number;
+  source: WorkflowSource;
+  params: JsonObject;
+  runId: string;
+  taskId: string;
+  attempt: number;
+  /** When set, the worker reports the start at once so the main thread can time it. */
+  timeoutMs?: number;
+}
+
+/** The end of one attempt. Times are epoch milliseconds (fractional). */
+export interface JobResult {
+  id: number;
+  ok: boolean;
+  /** The output as JSON text (ok only). */
+  outputJson?: string;
+  error?: PlainError;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** What a workflow module says about itself. */
+export interface WorkflowInfo {
+  name: string;
+  description?: string;
+  /** JSON Schema of the params, when the workflow declares a zod schema. */
+  paramsSchema?: unknown;
+  /** For each param set inspected, the problems found (empty when valid). */
+  issues: string[][];
+  /** Set when the module could not be loaded or has no `run`. */
+  error?: PlainError;
+}
+
+/** Main thread to worker. */
+export type ToWorker =
+  | { type: "jobs"; jobs: JobRequest[] }
+  | { type: "abort"; id: number; reason: string }
+  | { type: "inspect"; id: number; source: WorkflowSource; paramSets: JsonObject[] };
+
+/** Worker to main thread: batched progress, and inspection answers. */
+export type FromWorker =
+  | {
+    type: "report";
+    started: { id: number; at: number }[];
+    logs: { id: number; at: number; message: string }[];
+    results: JobResult[];
+  }
+  | { type: "inspected"; id: number; info: WorkflowInfo };

@@ -1,0 +1,60 @@
+import type { PlainError } from "../lib/errors.ts";
+import type { WorkflowSource } from "../workflows/registry.ts";
+import type { JsonObject } from "../workflows/types.ts";
+import type { WorkflowInfo } from "./protocol.ts";
+
+/** One attempt of a task, as submitted to a pool. */
+export interface Job {
+  source: WorkflowSource;
+  params: JsonObject;
+  runId: string;
+  taskId: string;
+  attempt: number;
+  /** Time limit of the attempt in ms; past it the attempt fails with a TimeoutError. */
+  timeoutMs?: number;
+}
+
+/** Progress callbacks of one job. Times are epoch milliseconds. */
+export interface JobHooks {
+  /** The attempt began running in a worker. */
+  onStart?(at: number): void;
+  /** The workflow called `ctx.log()`. */
+  onLog?(message: string, at: number): void;
+}
+
+/** How an attempt ended. Every failure is data, never a rejection. */
+export type JobOutcome =
+  | { ok: true; output: JsonObject; outputJson: string; startedAt: number; endedAt: number }
+  | {
+    ok: false;
+    error: PlainError;
+    startedAt: number;
+    endedAt: number;
+    /** The attempt ran past its timeout. */
+    timedOut?: boolean;
+    /** The attempt was cancelled before or while running. */
+    cancelled?: boolean;
+  };
+
+/**
+ * Runs jobs with bounded concurrency: at most `size` attempts run at once.
+ * Implementations: `WorkerPool` (Web Workers) and `InlinePool` (same thread, for tests).
+ */
+export interface TaskPool {
+  /** Number of attempts that may run at once. */
+  readonly size: number;
+  /**
+   * Queues an attempt.
+   * @returns How it ended; never rejects.
+   */
+  run(job: Job, hooks?: JobHooks): Promise<JobOutcome>;
+  /**
+   * Loads workflows and validates param sets against their schemas.
+   * @returns One info per source, in order.
+   */
+  inspect(requests: { source: WorkflowSource; paramSets: JsonObject[] }[]): Promise<WorkflowInfo[]>;
+  /** Cancels every queued and running attempt of a run (running ones see `ctx.signal` abort). */
+  cancelRun(runId: string, reason: string): void;
+  /** Stops every worker. Workers stuck in a synchronous loop may outlive this (see README). */
+  close(): Promise<void>;
+}

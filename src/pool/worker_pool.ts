@@ -1,0 +1,342 @@
+import type { PlainError } from "../lib/errors.ts";
+import type { WorkflowSource } from "../workflows/registry.ts";
+import type { JsonObject } from "../workflows/types.ts";
+import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
+import type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+
+/** The part of a Web Worker the pool uses; `InlinePool` provides a same-thread one. */
+export interface WorkerLike {
+  postMessage(msg: ToWorker): void;
+  onmessage: ((e: MessageEvent<FromWorker>) => void) | null;
+  onerror: ((e: ErrorEvent) => void) | null;
+  terminate(): void;
+}
+
+/** Jobs a worker may hold at once when all of them are known to be fast. */
+const MAX_PIPELINE = 64;
+/** A workflow whose recent attempts average below this many ms counts as fast. */
+const FAST_MS = 1;
+
+interface Pending {
+  id: number;
+  job: Job;
+  key: string;
+  hooks?: JobHooks;
+  resolve(o: JobOutcome): void;
+  started: boolean;
+  done: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface Slot {
+  worker: WorkerLike;
+  inflight: Map<number, Pending>;
+  /** In-flight jobs that were not known to be fast when dispatched. */
+  slow: number;
+}
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Number of workers: the bound on attempts running at once. */
+  size: number;
+  /** Creates one worker. Default: a module Web Worker running `worker_main.ts`. */
+  spawn?: () => WorkerLike;
+}
+
+/**
+ * A fixed pool of Web Workers, reused across tasks and runs; each worker caches the
+ * plugin modules it has loaded and runs one attempt at a time.
+ *
+ * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
+ * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
+ * pipelined, up to 64 per worker in one message, which amortises the cross-thread cost
+ * without letting a slow job hold others back.
+ *
+ * Timeouts are timed on this thread from the moment the worker reports the start. A
+ * timed-out worker is replaced at once, because `terminate()` cannot stop a synchronous
+ * loop in Deno >= 2.7.6: the jobs queued behind it go back to the queue, and the old
+ * thread is counted in `leakedWorkers`.
+ */
+export class WorkerPool implements TaskPool {
+  readonly size: number;
+  #slots: Slot[] = [];
+  #queue: Pending[] = [];
+  #qHead = 0;
+  #nextId = 1;
+  #dispatchScheduled = false;
+  #speed = new Map<string, number>();
+  #inspections = new Map<number, (info: WorkflowInfo) => void>();
+  #spawn: () => WorkerLike;
+  #closed = false;
+  #leaked = 0;
+
+  /** @param options Pool size and worker factory. */
+  constructor(options: WorkerPoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 1) {
+      throw new RangeError(`Pool size must be a whole number >= 1: got ${options.size}`);
+    }
+    this.size = options.size;
+    this.#spawn = options.spawn ?? spawnWebWorker;
+    for (let i = 0; i < options.size; i++) {
+      const slot: Slot = {
+        worker: undefined as unknown as WorkerLike,
+        inflight: new Map(),
+        slow: 0,
+      };
+      this.#attach(slot);
+      this.#slots.push(slot);
+    }
+  }
+
+  /** Workers replaced after a timeout or crash whose threads may still be running. */
+  get leakedWorkers(): number {
+    return this.#leaked;
+  }
+
+  run(job: Job, hooks?: JobHooks): Promise<JobOutcome> {
+    if (this.#closed) return Promise.resolve(cancelled(`Pool is closed`));
+    return new Promise((resolve) => {
+      const key = job.source.kind === "file" ? job.source.url : job.source.name;
+      this.#queue.push({
+        id: this.#nextId++,
+        job,
+        key,
+        hooks,
+        resolve,
+        started: false,
+        done: false,
+      });
+      this.#scheduleDispatch();
+    });
+  }
+
+  inspect(
+    requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+  ): Promise<WorkflowInfo[]> {
+    return Promise.all(requests.map((r, i) =>
+      new Promise<WorkflowInfo>((resolve) => {
+        const id = this.#nextId++;
+        this.#inspections.set(id, resolve);
+        const slot = this.#slots[i % this.#slots.length];
+        slot.worker.postMessage({ type: "inspect", id, source: r.source, paramSets: r.paramSets });
+      })
+    ));
+  }
+
+  cancelRun(runId: string, reason: string): void {
+    for (let i = this.#qHead; i < this.#queue.length; i++) {
+      const p = this.#queue[i];
+      if (p.job.runId === runId && !p.done) this.#settle(p, cancelled(reason));
+    }
+    for (const slot of this.#slots) {
+      for (const p of slot.inflight.values()) {
+        if (p.job.runId === runId) slot.worker.postMessage({ type: "abort", id: p.id, reason });
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const slot of this.#slots) {
+      for (const p of slot.inflight.values()) this.#settle(p, cancelled("Pool closed"));
+      slot.inflight.clear();
+      slot.worker.onmessage = null;
+      slot.worker.onerror = null;
+      slot.worker.terminate();
+    }
+    for (let i = this.#qHead; i < this.#queue.length; i++) {
+      this.#settle(this.#queue[i], cancelled("Pool closed"));
+    }
+    this.#queue = [];
+    this.#qHead = 0;
+    return Promise.resolve();
+  }
+
+  #attach(slot: Slot): void {
+    const worker = this.#spawn();
+    worker.onmessage = (e) => this.#onMessage(slot, e.data);
+    worker.onerror = (e) => this.#onError(slot, e);
+    slot.worker = worker;
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    queueMicrotask(() => this.#dispatch());
+  }
+
+  #isFast(key: string): boolean {
+    const ms = this.#speed.get(key);
+    return ms !== undefined && ms < FAST_MS;
+  }
+
+  #pick(p: Pending): Slot | undefined {
+    const fast = this.#isFast(p.key);
+    let best: Slot | undefined;
+    for (const s of this.#slots) {
+      const n = s.inflight.size;
+      const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
+      if (ok && (!best || n < best.inflight.size)) best = s;
+    }
+    return best;
+  }
+
+  #dispatch(): void {
+    this.#dispatchScheduled = false;
+    if (this.#closed) return;
+    const batches = new Map<Slot, JobRequest[]>();
+    while (this.#qHead < this.#queue.length) {
+      const p = this.#queue[this.#qHead];
+      if (p.done) {
+        this.#qHead++;
+        continue;
+      }
+      const slot = this.#pick(p);
+      if (!slot) break;
+      this.#qHead++;
+      slot.inflight.set(p.id, p);
+      if (!this.#isFast(p.key)) slot.slow++;
+      const j = p.job;
+      const req: JobRequest = {
+        id: p.id,
+        source: j.source,
+        params: j.params,
+        runId: j.runId,
+        taskId: j.taskId,
+        attempt: j.attempt,
+        timeoutMs: j.timeoutMs,
+      };
+      const batch = batches.get(slot);
+      if (batch) batch.push(req);
+      else batches.set(slot, [req]);
+    }
+    if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#qHead);
+      this.#qHead = 0;
+    }
+    for (const [slot, jobs] of batches) slot.worker.postMessage({ type: "jobs", jobs });
+  }
+
+  #onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === "inspected") {
+      this.#inspections.get(msg.id)?.(msg.info);
+      this.#inspections.delete(msg.id);
+      return;
+    }
+    for (const s of msg.started) {
+      const p = slot.inflight.get(s.id);
+      if (p) this.#markStarted(slot, p, s.at);
+    }
+    // Starts first, so a synchronous task's log lines come after its task_start.
+    for (const r of msg.results) {
+      const p = slot.inflight.get(r.id);
+      if (p) this.#markStarted(slot, p, r.startedAt);
+    }
+    for (const l of msg.logs) slot.inflight.get(l.id)?.hooks?.onLog?.(l.message, l.at);
+    for (const r of msg.results) this.#onResult(slot, r);
+    this.#scheduleDispatch();
+  }
+
+  #markStarted(slot: Slot, p: Pending, at: number): void {
+    if (p.started) return;
+    p.started = true;
+    p.hooks?.onStart?.(at);
+    const ms = p.job.timeoutMs;
+    if (ms !== undefined) p.timer = setTimeout(() => this.#onTimeout(slot, p), ms);
+  }
+
+  #onResult(slot: Slot, r: JobResult): void {
+    const p = slot.inflight.get(r.id);
+    if (!p) return;
+    slot.inflight.delete(r.id);
+    if (!this.#isFast(p.key)) slot.slow = Math.max(0, slot.slow - 1);
+    const dur = r.endedAt - r.startedAt;
+    const prev = this.#speed.get(p.key);
+    this.#speed.set(p.key, prev === undefined ? dur : prev * 0.8 + dur * 0.2);
+    this.#markStarted(slot, p, r.startedAt);
+    if (r.ok) {
+      const outputJson = r.outputJson ?? "{}";
+      this.#settle(p, {
+        ok: true,
+        output: JSON.parse(outputJson),
+        outputJson,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+      });
+    } else {
+      this.#settle(p, {
+        ok: false,
+        error: r.error ?? { name: "Error", message: "unknown error" },
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+      });
+    }
+  }
+
+  #onTimeout(slot: Slot, p: Pending): void {
+    if (p.done || !slot.inflight.has(p.id)) return;
+    slot.inflight.delete(p.id);
+    const s = (p.job.timeoutMs ?? 0) / 1000;
+    const now = Date.now();
+    this.#settle(p, {
+      ok: false,
+      error: { name: "TimeoutError", message: `Attempt timed out after ${s}s` },
+      startedAt: now - (p.job.timeoutMs ?? 0),
+      endedAt: now,
+      timedOut: true,
+    });
+    this.#replace(slot);
+  }
+
+  #onError(slot: Slot, e: ErrorEvent): void {
+    e.preventDefault();
+    const running = [...slot.inflight.values()].find((p) => p.started) ??
+      slot.inflight.values().next().value;
+    if (running) {
+      slot.inflight.delete(running.id);
+      const now = Date.now();
+      const error: PlainError = { name: "WorkerError", message: `Worker crashed: ${e.message}` };
+      this.#settle(running, { ok: false, error, startedAt: now, endedAt: now });
+    }
+    this.#replace(slot);
+  }
+
+  /** Swaps a slot's worker for a new one and requeues the jobs that had not started. */
+  #replace(slot: Slot): void {
+    const requeue = [...slot.inflight.values()].filter((p) => !p.done);
+    slot.inflight.clear();
+    slot.slow = 0;
+    const old = slot.worker;
+    old.onmessage = null;
+    old.onerror = null;
+    old.terminate();
+    this.#leaked++;
+    if (this.#closed) return;
+    this.#attach(slot);
+    for (const p of requeue) p.started = false;
+    this.#queue.splice(this.#qHead, 0, ...requeue);
+    this.#scheduleDispatch();
+  }
+
+  #settle(p: Pending, outcome: JobOutcome): void {
+    if (p.done) return;
+    p.done = true;
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.resolve(outcome);
+  }
+}
+
+function cancelled(reason: string): JobOutcome {
+  const now = Date.now();
+  return {
+    ok: false,
+    error: { name: "CancelledError", message: reason },
+    startedAt: now,
+    endedAt: now,
+    cancelled: true,
+  };
+}
+
+function spawnWebWorker(): WorkerLike {
+  return new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" });
+}

@@ -1,0 +1,32 @@
+import type { JsonObject } from "../workflows/types.ts";
+
+/**
+ * Params an attempt receives: the task's own params, then each direct upstream's output
+ * keys as `<upstream_id>__<key>` (in `depends_on` order), then run params as
+ * `run__<key>`. A key already present is never overwritten, so the task's own params
+ * always win. Pure.
+ * @param own The task's own params.
+ * @param upstream `[taskId, output]` of each direct dependency.
+ * @param runParams Params of the whole run (from a schedule), if any.
+ * @returns A new params object.
+ */
+export function mergePayload(
+  own: Readonly<JsonObject>,
+  upstream: readonly (readonly [string, Readonly<JsonObject>])[],
+  runParams?: Readonly<JsonObject>,
+): JsonObject {
+  const params: JsonObject = { ...own };
+  for (const [id, output] of upstream) {
+    for (const k in output) {
+      const key = `${id}__${k}`;
+      if (!(key in params)) params[key] = output[k];
+    }
+  }
+  if (runParams) {
+    for (const k in runParams) {
+      const key = `run__${k}`;
+      if (!(key in params)) params[key] = runParams[k];
+    }
+  }
+  return params;
+}

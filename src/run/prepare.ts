@@ -1,0 +1,61 @@
+import { loadDag } from "../dag/load.ts";
+import type { Dag } from "../dag/types.ts";
+import { buildPlan, type Plan } from "../plan/build_plan.ts";
+import type { TaskPool } from "../pool/task_pool.ts";
+import { ParamsInvalidError, WorkflowLoadError } from "../workflows/errors.ts";
+import type { WorkflowRegistry, WorkflowSource } from "../workflows/registry.ts";
+
+/** A DAG that passed every check and is ready to execute or to print as a plan. */
+export interface PreparedRun {
+  dag: Dag;
+  plan: Plan;
+  /** Workflow source of each task, by task index. */
+  sources: WorkflowSource[];
+}
+
+/**
+ * Loads, validates and plans a DAG, resolves every workflow_ref and validates each task's
+ * own params against its workflow's schema. Live runs and dry-runs share exactly this path;
+ * it runs no task and writes nothing.
+ * @param dagPath Path of the DAG file.
+ * @param deps The registry to resolve workflows and a pool to inspect them in.
+ * @returns The prepared run.
+ * @throws {DagValidationError} When the file is invalid.
+ * @throws {CycleDetectedError} When depends_on edges form a cycle.
+ * @throws {UnknownWorkflowError} When a workflow_ref names no plugin.
+ * @throws {WorkflowLoadError} When a plugin cannot be imported or has no run().
+ * @throws {ParamsInvalidError} When a task's params fail its workflow's schema.
+ */
+export async function prepareRun(
+  dagPath: string | Dag,
+  deps: { registry: WorkflowRegistry; pool: TaskPool },
+): Promise<PreparedRun> {
+  const dag = typeof dagPath === "string" ? await loadDag(dagPath) : dagPath;
+  const plan = buildPlan(dag);
+  const sources = dag.tasks.map((t) => deps.registry.resolve(t.workflowRef));
+  const byRef = new Map<string, number[]>();
+  dag.tasks.forEach((t, i) => {
+    const list = byRef.get(t.workflowRef);
+    if (list) list.push(i);
+    else byRef.set(t.workflowRef, [i]);
+  });
+  const groups = [...byRef.values()];
+  const infos = await deps.pool.inspect(groups.map((idx) => ({
+    source: sources[idx[0]],
+    paramSets: idx.map((i) => ({ ...dag.tasks[i].params })),
+  })));
+  const problems: { taskId: string; message: string }[] = [];
+  infos.forEach((info, g) => {
+    if (info.error) {
+      const src = sources[groups[g][0]];
+      const file = src.kind === "file" ? src.path : "built-in";
+      const why = info.error.message.replace(/^Cannot load workflow "[^"]*" from "[^"]*": /, "");
+      throw new WorkflowLoadError(info.name, file, why);
+    }
+    info.issues.forEach((msgs, k) => {
+      for (const message of msgs) problems.push({ taskId: dag.tasks[groups[g][k]].id, message });
+    });
+  });
+  if (problems.length) throw new ParamsInvalidError(dag.name, problems);
+  return { dag, plan, sources };
+}

@@ -1,0 +1,89 @@
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { suggest } from "../lib/suggest.ts";
+import { NAME_PATTERN } from "../dag/schema.ts";
+import { UnknownWorkflowError } from "./errors.ts";
+
+/** Where a workflow's code comes from. Structured-cloneable: it crosses into workers. */
+export type WorkflowSource =
+  | {
+    readonly kind: "file";
+    readonly name: string;
+    /** Absolute path of the plugin file. */
+    readonly path: string;
+    /** `file:` URL with the file's mtime as query, so an edited plugin is re-imported. */
+    readonly url: string;
+  }
+  | { readonly kind: "builtin"; readonly name: string };
+
+const PLUGIN_FILE = /^(.+)\.(ts|js|mts|mjs)$/;
+const EXT_RANK: Record<string, number> = { ts: 0, mts: 1, js: 2, mjs: 3 };
+
+/**
+ * The workflows a run may use: plugin files in the workflows directory, then the
+ * built-ins. A file wins over a built-in of the same name. Built explicitly and
+ * passed in; nothing registers itself by import.
+ */
+export class WorkflowRegistry {
+  readonly #sources: ReadonlyMap<string, WorkflowSource>;
+
+  /** @param sources Sources by workflow name. */
+  constructor(sources: ReadonlyMap<string, WorkflowSource>) {
+    this.#sources = sources;
+  }
+
+  /**
+   * Scans a workflows directory (not recursive) and adds the built-ins.
+   * A missing directory is not an error: only the built-ins are then available.
+   * @param dir Absolute path of the workflows directory.
+   * @param builtins Names of the built-in workflows.
+   * @returns The registry.
+   */
+  static async scan(dir: string, builtins: Iterable<string>): Promise<WorkflowRegistry> {
+    const found = new Map<string, { source: WorkflowSource; rank: number }>();
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    await Promise.all(entries.map(async (e) => {
+      const m = PLUGIN_FILE.exec(e.name);
+      if (!m || !(e.isFile || e.isSymlink) || !NAME_PATTERN.test(m[1])) return;
+      const path = join(dir, e.name);
+      const stat = await Deno.stat(path).catch(() => null);
+      if (!stat?.isFile) return;
+      const rank = EXT_RANK[m[2]];
+      const prev = found.get(m[1]);
+      if (prev && prev.rank <= rank) return;
+      const version = stat.mtime?.getTime() ?? 0;
+      const url = `${pathToFileURL(path).href}?v=${version}`;
+      found.set(m[1], { source: { kind: "file", name: m[1], path, url }, rank });
+    }));
+    const sources = new Map<string, WorkflowSource>();
+    for (const name of builtins) sources.set(name, { kind: "builtin", name });
+    for (const [name, f] of found) sources.set(name, f.source);
+    return new WorkflowRegistry(new Map([...sources].sort((a, b) => a[0].localeCompare(b[0]))));
+  }
+
+  /** @returns Every workflow name, sorted. */
+  names(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  /** @returns Every source, sorted by name. */
+  sources(): WorkflowSource[] {
+    return [...this.#sources.values()];
+  }
+
+  /**
+   * @param ref A workflow_ref.
+   * @returns Its source.
+   * @throws {UnknownWorkflowError} With the available names and a did-you-mean.
+   */
+  resolve(ref: string): WorkflowSource {
+    const source = this.#sources.get(ref);
+    if (!source) throw new UnknownWorkflowError(ref, this.names(), suggest(ref, this.names()));
+    return source;
+  }
+}
