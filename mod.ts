@@ -1,0 +1,69 @@
+/**
+ * orch as a library: load, plan and run DAGs of workflow plugins, and write plugins.
+ *
+ * @example
+ * ```ts
+ * import { defineWorkflow } from "./mod.ts";
+ *
+ * export default defineWorkflow({
+ *   description: "Says hello",
+ *   params: (z) => z.object({ name: z.string() }),
+ *   run: (params) => ({ greeting: `Hello, ${params.name}` }),
+ * });
+ * ```
+ * @module
+ */
+export {
+  CycleDetectedError,
+  type Dag,
+  type DagIssue,
+  DagValidationError,
+  loadDag,
+  parseDag,
+  type TaskSpec,
+} from "./src/dag/mod.ts";
+export { buildPlan, findCycle, type Plan } from "./src/plan/mod.ts";
+export {
+  type EventSink,
+  executeDag,
+  type ExecuteOptions,
+  mergePayload,
+  nextDelay,
+  type PreparedRun,
+  prepareRun,
+  type RunResult,
+  type TaskResult,
+} from "./src/run/mod.ts";
+export {
+  InlinePool,
+  type Job,
+  type JobOutcome,
+  type TaskPool,
+  WorkerPool,
+} from "./src/pool/mod.ts";
+export {
+  BUILTIN_WORKFLOWS,
+  defineWorkflow,
+  type JsonObject,
+  ParamsInvalidError,
+  RunnerError,
+  type TaskContext,
+  UnknownWorkflowError,
+  type Workflow,
+  WorkflowLoadError,
+  WorkflowRegistry,
+  type WorkflowSource,
+} from "./src/workflows/mod.ts";
+export { EventLog, LogWriteError } from "./src/store/mod.ts";
+export type * from "./src/store/events.ts";
+export type * from "./src/store/state_events.ts";
+export { type Config, loadConfig, type Paths } from "./src/config/mod.ts";
+export {
+  type Clock,
+  ManualClock,
+  newRunId,
+  OrchestratorError,
+  type Sleep,
+  systemClock,
+} from "./src/lib/mod.ts";
+export { runCli } from "./src/cli/mod.ts";
