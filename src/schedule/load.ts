@@ -43,21 +43,26 @@ export async function loadSchedules(
   const seen = new Map<string, Schedule["source"]>();
   for (const file of files) {
     const text = await Deno.readTextFile(file);
-    for (const { entry, node, at } of parseFile(file, text, issues)) {
+    for (const { raw, entry, node, at } of parseFile(file, text, issues)) {
       const source = { file, ...pos(at, node) };
-      const first = seen.get(entry.id);
+      if (typeof raw.dag === "string" && raw.dag !== "") {
+        const dagPath = resolve(cwd, raw.dag);
+        if (!dagNodes.has(dagPath)) {
+          dagNodes.set(dagPath, { at, node: node.get("dag", true) as Node });
+        }
+      }
+      if (at.scheduleId === undefined) continue;
+      const first = seen.get(at.scheduleId);
       if (first) {
         const where = `${first.file}:${first.line}:${first.column}`;
-        issues.push(
-          issue(at, node.get("id", true) as Node, "id", `Duplicate id: first defined at ${where}`),
-        );
+        const idNode = node.get("id", true) as Node;
+        issues.push(issue(at, idNode, "id", `Duplicate id: first defined at ${where}`));
         continue;
       }
-      seen.set(entry.id, source);
-      const dagPath = resolve(cwd, entry.dag);
-      const dagNode = node.get("dag", true) as Node;
-      if (!dagNodes.has(dagPath)) dagNodes.set(dagPath, { at, node: dagNode });
-      schedules.push(toSchedule(entry, dagPath, source, options.localTimezone ?? localTimezone()));
+      seen.set(at.scheduleId, source);
+      if (!entry) continue;
+      const zone = options.localTimezone ?? localTimezone();
+      schedules.push(toSchedule(entry, resolve(cwd, entry.dag), source, zone));
     }
   }
   for (const [dagPath, { at, node }] of dagNodes) {
@@ -67,6 +72,7 @@ export async function loadSchedules(
   }
   if (issues.length > 0) {
     const files = new Set(issues.map((i) => i.file));
+    issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
     throw new ScheduleValidationError(files.size === 1 ? [...files][0] : dir, issues);
   }
   return schedules;
@@ -95,7 +101,7 @@ function* parseFile(
   file: string,
   text: string,
   issues: ScheduleIssue[],
-): Generator<{ entry: ScheduleEntry; node: YAMLMap; at: Located }> {
+): Generator<{ raw: Record<string, unknown>; entry?: ScheduleEntry; node: YAMLMap; at: Located }> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const fileAt: Located = { file, lineCounter };
@@ -113,18 +119,17 @@ function* parseFile(
       issues.push(issue(fileAt, item as Node, `[${index}]`, "Expected a mapping"));
       continue;
     }
-    let raw: unknown;
+    let raw: Record<string, unknown>;
     try {
       raw = item.toJS(doc, { maxAliasCount: MAX_ALIASES });
     } catch (err) {
       issues.push(issue(fileAt, item, `[${index}]`, String((err as Error).message ?? err)));
       continue;
     }
-    const id = (raw as { id?: unknown }).id;
-    const at = { ...fileAt, scheduleId: typeof id === "string" ? id : undefined };
+    const at = { ...fileAt, scheduleId: typeof raw.id === "string" ? raw.id : undefined };
     const parsed = scheduleEntrySchema.safeParse(raw);
-    if (parsed.success) yield { entry: parsed.data, node: item, at };
-    else issues.push(...parsed.error.issues.flatMap((i) => zodIssue(at, item, i)));
+    if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => zodIssue(at, item, i)));
+    yield { raw, entry: parsed.success ? parsed.data : undefined, node: item, at };
   }
 }
 
