@@ -30,5 +30,6 @@ export {
   type TickInput,
   type TickPlan,
   type TickSchedule,
+  tickWindowStart,
 } from "./tick.ts";
 export { localMinute, parseDuration } from "./_time.ts";

@@ -1,5 +1,5 @@
 import type { NewEvent, ScheduleEnqueuedEvent, ScheduleSkippedEvent } from "../store/mod.ts";
-import { dueTicks } from "./due.ts";
+import { dueTicks, LATE_TICK_BOUND_MS } from "./due.ts";
 import type { Schedule } from "./schema.ts";
 import { floorMinute } from "./_time.ts";
 
@@ -60,6 +60,25 @@ export function minuteKeys(
   const keys = new Set<string>();
   for (const e of events) keys.add(minuteKey(e.schedule_id, e.minute_utc));
   return keys;
+}
+
+/**
+ * The earliest fire time {@link planTick} can consider at `now`: read the recorded
+ * schedule-minutes from here on (`StateTransaction.scheduleMinutes(since)`) to build
+ * `enqueuedKeys`.
+ * @param schedules The schedules of the tick.
+ * @param now The tick's instant.
+ * @param options `lateBoundMs` as given to {@link planTick}.
+ * @returns The start of the look-back window.
+ */
+export function tickWindowStart(
+  schedules: readonly Pick<TickSchedule, "catchupWindowMs">[],
+  now: Date,
+  options: { lateBoundMs?: number } = {},
+): Date {
+  let lookBack = options.lateBoundMs ?? LATE_TICK_BOUND_MS;
+  for (const s of schedules) lookBack = Math.max(lookBack, s.catchupWindowMs ?? 0);
+  return new Date(floorMinute(now).getTime() - lookBack);
 }
 
 /**

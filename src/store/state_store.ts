@@ -43,7 +43,7 @@ export interface StateTransaction {
    * @param events The events, in order.
    * @returns The stamped events.
    */
-  append<E extends { event: string }>(...events: E[]): Stamped<E>[];
+  append<T extends readonly { event: string }[]>(...events: T): { [K in keyof T]: Stamped<T[K]> };
   /**
    * @param limit How many events.
    * @returns The newest `limit` events, oldest first.
@@ -168,10 +168,10 @@ export class StateStore {
       let marks: ReadonlyMap<string, Date> | null = null;
       const scan = () => scanEvents(file, this.#scanContext(end));
       const tx: StateTransaction = {
-        append: (...events) => {
+        append: <T extends readonly { event: string }[]>(...events: T) => {
           const stamped = events.map((e) => this.#stamp(e));
           for (const e of stamped) lines.push(JSON.stringify(e) + "\n");
-          return stamped;
+          return stamped as { [K in keyof T]: Stamped<T[K]> };
         },
         lastRuns: (limit = 20) => newest(scan(), limit),
         scheduleMinutes: (since) => scheduleMinutesSince(scan(), since, WINDOW_SLACK_MS),

@@ -121,57 +121,77 @@ Deno.test("dueTicks() fires every day over a week of minute ticks", () => {
   assert.ok(fired.every((f) => f.local.endsWith("T06:30") && f.utc.endsWith("T04:30:00.000Z")));
 });
 
-Deno.test("dueTicks() in the skipped hour (spring forward)", async (t) => {
-  await t.step("America/New_York: a fixed-time job at 02:30 fires once at 03:00 EDT", () => {
-    const fired = simulate(
-      schedule("30 2 * * *", "America/New_York"),
-      "2026-03-08T05:00:00Z",
-      "2026-03-08T09:00:00Z",
-    );
-    assert.deepEqual(fired, [{ utc: "2026-03-08T07:00:00.000Z", local: "2026-03-08T03:00" }]);
-  });
-  await t.step("America/New_York: an interval job skips the missing minutes", () => {
-    const fired = simulate(
-      schedule("*/30 * * * *", "America/New_York"),
-      "2026-03-08T06:00:00Z",
-      "2026-03-08T08:00:00Z",
-    );
-    assert.deepEqual(fired.map((f) => f.local.slice(11)), ["01:00", "01:30", "03:00", "03:30"]);
-  });
-  await t.step("Europe/Berlin: a fixed-time job at 02:30 fires once at 03:00 CEST", () => {
-    const fired = simulate(
-      schedule("30 2 * * *", "Europe/Berlin"),
-      "2026-03-28T23:00:00Z",
-      "2026-03-29T03:00:00Z",
-    );
-    assert.deepEqual(fired, [{ utc: "2026-03-29T01:00:00.000Z", local: "2026-03-29T03:00" }]);
-  });
-});
+const dstCases: [string, string, string, string, string, { utc: string; local: string }[]][] = [
+  // [title, cron, zone, from, to, fired]
+  [
+    "skipped hour, America/New_York: a fixed-time job at 02:30 fires once at 03:00 EDT",
+    "30 2 * * *",
+    "America/New_York",
+    "2026-03-08T05:00:00Z",
+    "2026-03-08T09:00:00Z",
+    [{ utc: "2026-03-08T07:00:00.000Z", local: "2026-03-08T03:00" }],
+  ],
+  [
+    "skipped hour, Europe/Berlin: a fixed-time job at 02:30 fires once at 03:00 CEST",
+    "30 2 * * *",
+    "Europe/Berlin",
+    "2026-03-28T23:00:00Z",
+    "2026-03-29T03:00:00Z",
+    [{ utc: "2026-03-29T01:00:00.000Z", local: "2026-03-29T03:00" }],
+  ],
+  [
+    "repeated hour, America/New_York: a fixed-time job at 01:30 fires once, at the first 01:30",
+    "30 1 * * *",
+    "America/New_York",
+    "2026-11-01T04:00:00Z",
+    "2026-11-01T08:00:00Z",
+    [{ utc: "2026-11-01T05:30:00.000Z", local: "2026-11-01T01:30" }],
+  ],
+  [
+    "repeated hour, Europe/Berlin: a fixed-time job at 02:30 fires once, at the first 02:30",
+    "30 2 * * *",
+    "Europe/Berlin",
+    "2026-10-24T23:00:00Z",
+    "2026-10-25T04:00:00Z",
+    [{ utc: "2026-10-25T00:30:00.000Z", local: "2026-10-25T02:30" }],
+  ],
+  [
+    "skipped hour, America/New_York: an interval job skips the missing minutes",
+    "*/30 * * * *",
+    "America/New_York",
+    "2026-03-08T06:00:00Z",
+    "2026-03-08T08:00:00Z",
+    ["06:00/01:00", "06:30/01:30", "07:00/03:00", "07:30/03:30"].map(dstFire("2026-03-08")),
+  ],
+  [
+    "repeated hour, America/New_York: an interval job fires at both instants of 01:30",
+    "30 * * * *",
+    "America/New_York",
+    "2026-11-01T04:00:00Z",
+    "2026-11-01T08:00:00Z",
+    ["04:30/00:30", "05:30/01:30", "06:30/01:30", "07:30/02:30"].map(dstFire("2026-11-01")),
+  ],
+  [
+    "repeated hour, Europe/Berlin: an interval job fires at both instants of 02:15",
+    "15 * * * *",
+    "Europe/Berlin",
+    "2026-10-24T23:30:00Z",
+    "2026-10-25T01:30:00Z",
+    ["00:15/02:15", "01:15/02:15"].map(dstFire("2026-10-25")),
+  ],
+];
 
-Deno.test("dueTicks() in the repeated hour (fall back)", async (t) => {
-  await t.step("America/New_York: a fixed-time job at 01:30 fires once, at the first 01:30", () => {
-    const fired = simulate(
-      schedule("30 1 * * *", "America/New_York"),
-      "2026-11-01T04:00:00Z",
-      "2026-11-01T08:00:00Z",
-    );
-    assert.deepEqual(fired, [{ utc: "2026-11-01T05:30:00.000Z", local: "2026-11-01T01:30" }]);
+function dstFire(day: string): (pair: string) => { utc: string; local: string } {
+  return (pair) => ({
+    utc: `${day}T${pair.slice(0, 5)}:00.000Z`,
+    local: `${day}T${pair.slice(6)}`,
   });
-  await t.step("America/New_York: an interval job fires at both instants of 01:30", () => {
-    const fired = simulate(
-      schedule("30 * * * *", "America/New_York"),
-      "2026-11-01T04:00:00Z",
-      "2026-11-01T08:00:00Z",
-    );
-    assert.deepEqual(fired.map((f) => f.local.slice(11)), ["00:30", "01:30", "01:30", "02:30"]);
-    assert.equal(new Set(fired.map((f) => f.utc)).size, 4);
-  });
-  await t.step("Europe/Berlin: a fixed-time job at 02:30 fires once", () => {
-    const fired = simulate(
-      schedule("30 2 * * *", "Europe/Berlin"),
-      "2026-10-24T23:00:00Z",
-      "2026-10-25T04:00:00Z",
-    );
-    assert.deepEqual(fired, [{ utc: "2026-10-25T00:30:00.000Z", local: "2026-10-25T02:30" }]);
-  });
+}
+
+Deno.test("dueTicks() across DST transitions follows croner's rules", async (t) => {
+  for (const [title, cron, zone, from, to, fired] of dstCases) {
+    await t.step(title, () => {
+      assert.deepEqual(simulate(schedule(cron, zone), from, to), fired);
+    });
+  }
 });

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   minuteKey,
   minuteKeys,
   planTick,
   type TickInput,
   type TickSchedule,
+  tickWindowStart,
 } from "../../src/schedule/mod.ts";
+import { StateStore } from "../../src/store/mod.ts";
 
 const MIN = 60_000;
 
@@ -140,4 +143,43 @@ Deno.test("planTick() keys the repeated local minute of a DST fall back on the U
   assert.equal(first.enqueue[0].minute, "2026-11-01T01:30");
   assert.equal(second.enqueue[0].minute, "2026-11-01T01:30");
   assert.notEqual(first.enqueue[0].minute_utc, second.enqueue[0].minute_utc);
+});
+
+/** One scheduler tick as the engine runs it: read, plan and record under the store's lock. */
+async function tickUnderLock(
+  store: StateStore,
+  schedules: TickSchedule[],
+  now: Date,
+): Promise<number> {
+  return await store.transaction(async (tx) => {
+    const recorded = await tx.scheduleMinutes(tickWindowStart(schedules, now));
+    const plan = planTick(input({
+      schedules,
+      now,
+      watermarks: await tx.watermarks(),
+      enqueuedKeys: minuteKeys(recorded),
+    }));
+    tx.append(...plan.enqueue, ...plan.skip);
+    tx.setWatermarks(plan.watermarks);
+    return plan.enqueue.length;
+  });
+}
+
+Deno.test("planTick() inside StateStore.transaction() enqueues once across concurrent ticks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "orch_tick_" });
+  try {
+    const store = new StateStore(join(dir, "state.jsonl"));
+    const schedules = [schedule()];
+    const now = new Date("2026-05-01T10:05:12Z");
+    const tick = () => tickUnderLock(store, schedules, now);
+    const counts = await Promise.all([tick(), tick(), tick()]);
+    assert.deepEqual(counts.sort(), [0, 0, 1]);
+    assert.equal((await store.lastRuns()).length, 1);
+    assert.equal(
+      (await store.readWatermarks()).get("etl")?.toISOString(),
+      "2026-05-01T10:05:00.000Z",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
