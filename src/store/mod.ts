@@ -1,7 +1,18 @@
 /**
- * Persistence: the event types, the append-only JSONL event log and the state store.
+ * Persistence: the task-level event log and the JSONL state store of the scheduler.
  * @module
  */
 export * from "./events.ts";
 export * from "./state_events.ts";
 export { EventLog, LogWriteError } from "./event_log.ts";
+export {
+  indexBy,
+  lastRuns,
+  recordEvent,
+  type Stamped,
+  StateStore,
+  type StateStoreCallOptions,
+  type StateStoreOptions,
+  type StateTransaction,
+} from "./state_store.ts";
+export type { OnWarning, ScheduleMinuteEvent, StoreWarning } from "./_scan.ts";

@@ -72,3 +72,14 @@ export type StateEvent =
   | ScheduleSkippedEvent
   | RunStartedEvent
   | RunFinishedEvent;
+
+/** Schema version written into every state line as `v`. Lines without it are read as v1. */
+export const STATE_SCHEMA_VERSION = 1;
+
+/** An event as read back from the state store: known events, and any other object with `event`. */
+export type StoredEvent = StateEventBase & { event: string; [key: string]: unknown };
+
+/** What a caller passes to append: an event without `v` and `timestamp`, which the store adds. */
+export type NewEvent<E extends { event: string } = StateEvent> = E extends unknown
+  ? Omit<E, "v" | "timestamp">
+  : never;

@@ -1,0 +1,70 @@
+/** Milliseconds in a minute. */
+export const MINUTE_MS = 60_000;
+
+const UNITS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: MINUTE_MS };
+
+/**
+ * Parses a duration such as `30m`, `2h`, `1d` or `1h30m`.
+ * @param text The duration.
+ * @returns Milliseconds, or `null` when the text is not a positive duration.
+ */
+export function parseDuration(text: string): number | null {
+  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/.exec(text.trim());
+  if (!match || text.trim() === "") return null;
+  const [, d, h, m] = match;
+  const ms = Number(d ?? 0) * UNITS.d + Number(h ?? 0) * UNITS.h + Number(m ?? 0) * UNITS.m;
+  return ms > 0 ? ms : null;
+}
+
+/**
+ * @param name A time zone name.
+ * @returns Whether the runtime knows `name` as an IANA time zone.
+ */
+export function isTimezone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return name.trim() !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** @returns The machine's local IANA time zone, as cron uses. */
+export function localTimezone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * @param at An instant.
+ * @returns The start of its minute.
+ */
+export function floorMinute(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS);
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The wall-clock minute of an instant in a time zone.
+ * @param at The instant.
+ * @param timezone An IANA time zone.
+ * @returns `YYYY-MM-DDTHH:MM` local to `timezone`.
+ */
+export function localMinute(at: Date, timezone: string): string {
+  let format = formatters.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: timezone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    formatters.set(timezone, format);
+  }
+  const p: Record<string, string> = {};
+  for (const part of format.formatToParts(at)) p[part.type] = part.value;
+  return `${p.year.padStart(4, "0")}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
