@@ -48,10 +48,14 @@ export class ParamsInvalidError extends OrchestratorError {
    */
   constructor(dagName: string, problems: readonly { taskId: string; message: string }[]) {
     const lines = problems.map((p) => `  task "${p.taskId}": ${p.message}`);
-    super(`Invalid params in DAG "${dagName}": ${problems.length} problems\n${lines.join("\n")}`, {
-      code: "params_invalid",
-      exitCode: 2,
-    });
+    const n = problems.length;
+    super(
+      `Invalid params in DAG "${dagName}": ${n} problem${n === 1 ? "" : "s"}\n${lines.join("\n")}`,
+      {
+        code: "params_invalid",
+        exitCode: 2,
+      },
+    );
     this.name = "ParamsInvalidError";
     this.problems = problems;
   }
