@@ -101,3 +101,29 @@ export function etlEvent(runId: string, event: string, fields: Record<string, un
     ...fields,
   };
 }
+
+/** Reads the stream until `pattern` appears, or fails after `timeoutMs`. */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  pattern: RegExp,
+  timeoutMs = 3000,
+): Promise<string> {
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(text)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`Timed out waiting for ${pattern}; got: ${text}`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Timed out waiting for ${pattern}`)), left);
+    });
+    try {
+      const { value, done } = await Promise.race([reader.read(), timeout]);
+      if (done) throw new Error(`Stream ended before ${pattern}; got: ${text}`);
+      text += value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return text;
+}
