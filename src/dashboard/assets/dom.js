@@ -56,7 +56,9 @@ export function fmtDuration(sec) {
   if (sec < 60) return `${sec.toFixed(1)} s`;
   const m = Math.floor(sec / 60);
   if (m < 60) return `${m} m ${String(Math.floor(sec % 60)).padStart(2, "0")} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} m`;
+  const hours = Math.floor(m / 60);
+  if (hours < 48) return `${hours} h ${String(m % 60).padStart(2, "0")} m`;
+  return `${Math.floor(hours / 24)} d ${String(hours % 24).padStart(2, "0")} h`;
 }
 
 /** Local "YYYY-MM-DD HH:MM:SS" of an ISO instant. */

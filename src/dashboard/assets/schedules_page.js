@@ -35,7 +35,7 @@ export async function renderSchedules(root) {
             "tr",
             { "data-schedule-id": sc.id },
             h("td", null, link(`/?schedule=${encodeURIComponent(sc.id)}`, sc.id)),
-            h("td", null, h("code", null, sc.cron)),
+            h("td", { class: "nowrap" }, h("code", null, sc.cron)),
             h("td", null, sc.timezone),
             h("td", null, sc.enabled ? "yes" : h("span", { class: "muted" }, "disabled")),
             h("td", null, sc.dag),
