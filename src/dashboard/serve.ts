@@ -36,14 +36,29 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
+/** True when the request's Host names loopback (a DNS-rebinding page names its own host). */
+function isLoopbackRequest(req: Request): boolean {
+  const host = req.headers.get("host") ?? "";
+  return isLoopbackHost(host.replace(/:\d+$/, ""));
+}
+
+function misdirected(): Response {
+  return new Response("Cannot serve this Host: the dashboard is bound to loopback\n", {
+    status: 421,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
 /**
  * Serves the dashboard with `Deno.serve`. Reads the logs once before listening so the
  * first page is fast. Binds to loopback by default; binding another host without a
  * token calls `warn`, since anyone who can reach the port can read every task's params
  * and output. To reach it on a server, tunnel: `ssh -L 8787:127.0.0.1:8787 host`.
  *
- * The token (ORCH_DASHBOARD_TOKEN) is passed in as `token`; this module reads no
- * environment variables.
+ * When bound to loopback, requests whose `Host` is not a loopback name get 421, so a web
+ * page that re-binds its DNS name to 127.0.0.1 cannot read the API. The token
+ * (ORCH_DASHBOARD_TOKEN) is passed in as `token`; this module reads no environment
+ * variables.
  *
  * @param options Host (default `127.0.0.1`), port (default 8787), `warn`, `signal`, and
  *   every option of `createDashboard` (paths, clock, token, providers, actions).
@@ -68,9 +83,10 @@ export async function serveDashboard(options: ServeDashboardOptions): Promise<Da
   const app = createDashboard(options);
   await app.store.refresh();
   const listening = Promise.withResolvers<Deno.NetAddr>();
+  const loopback = isLoopbackHost(host);
   const server = Deno.serve(
     { hostname: host, port, onListen: (addr) => listening.resolve(addr as Deno.NetAddr) },
-    (req) => app.fetch(req),
+    (req) => loopback && !isLoopbackRequest(req) ? misdirected() : app.fetch(req),
   );
   const addr = await listening.promise;
   let stopping: Promise<void> | null = null;

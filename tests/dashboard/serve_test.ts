@@ -2,6 +2,24 @@ import assert from "node:assert/strict";
 import { isLoopbackHost, serveDashboard } from "../../src/dashboard/mod.ts";
 import { fixtureDir, readUntil, RUN } from "./_helpers.ts";
 
+/** GETs /api/info over a raw socket with a chosen Host header (fetch does not let us set it). */
+async function rawGet(port: number, host: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /api/info HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    let text = "";
+    for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
+    return text;
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+}
+
 Deno.test("serveDashboard() serves the API and shuts down with an SSE stream open", async () => {
   const fx = await fixtureDir();
   const warnings: string[] = [];
@@ -15,6 +33,8 @@ Deno.test("serveDashboard() serves the API and shuts down with an SSE stream ope
     assert.deepEqual(warnings, []);
     const runs = await (await fetch(new URL("/api/runs", server.url))).json();
     assert.equal(runs.runs[0].run_id, RUN.running);
+    assert.match(await rawGet(server.addr.port, "evil.example:8787"), /^HTTP\/1\.1 421 /);
+    assert.match(await rawGet(server.addr.port, "localhost:8787"), /^HTTP\/1\.1 200 /);
     const page = await fetch(server.url);
     assert.match(await page.text(), /<script type="module" src="\/assets\/app.js">/);
     const sse = await fetch(new URL("/api/events", server.url));
