@@ -1,0 +1,92 @@
+import type { Histogram } from "./_histogram.ts";
+import type { FollowerStats } from "./log_follower.ts";
+import type { RunIndex } from "./run_index.ts";
+
+/** Content type of the Prometheus text exposition format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+function label(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function labels(pairs: Record<string, string>): string {
+  const body = Object.entries(pairs).map(([k, v]) => `${k}="${label(v)}"`).join(",");
+  return body ? `{${body}}` : "";
+}
+
+function histogram(out: string[], name: string, base: Record<string, string>, h: Histogram) {
+  let cumulative = 0;
+  h.bounds.forEach((b, i) => {
+    cumulative += h.counts[i];
+    out.push(`${name}_bucket${labels({ ...base, le: String(b) })} ${cumulative}`);
+  });
+  out.push(`${name}_bucket${labels({ ...base, le: "+Inf" })} ${h.count}`);
+  out.push(`${name}_sum${labels(base)} ${Number(h.sum.toFixed(6))}`);
+  out.push(`${name}_count${labels(base)} ${h.count}`);
+}
+
+/**
+ * Renders the index as Prometheus text (format 0.0.4). Metric names:
+ * `orch_runs{status}`, `orch_runs_in_progress`, `orch_task_attempts_total{status}`,
+ * `orch_task_duration_seconds{status}` (histogram), `orch_scheduler_lag_seconds{schedule_id}`
+ * (histogram), `orch_scheduler_last_tick_timestamp_seconds`,
+ * `orch_dashboard_log_lines{file}`, `orch_dashboard_corrupt_lines{file}`.
+ * @param index The run index.
+ * @param files Follower counters by file (`events`, `state`).
+ * @returns The exposition text, ending with a newline.
+ */
+export function renderMetrics(index: RunIndex, files: Record<string, FollowerStats>): string {
+  const out: string[] = [];
+  const byStatus = index.countByStatus();
+  out.push("# HELP orch_runs Runs in the event log by status.", "# TYPE orch_runs gauge");
+  for (const [status, n] of Object.entries(byStatus)) {
+    out.push(`orch_runs${labels({ status })} ${n}`);
+  }
+  out.push(
+    "# HELP orch_runs_in_progress Runs started and not yet finished.",
+    "# TYPE orch_runs_in_progress gauge",
+    `orch_runs_in_progress ${byStatus.running}`,
+  );
+  out.push(
+    "# HELP orch_task_attempts_total Task attempts that ended, by status.",
+    "# TYPE orch_task_attempts_total counter",
+  );
+  for (const [status, n] of Object.entries(index.attempts)) {
+    out.push(`orch_task_attempts_total${labels({ status })} ${n}`);
+  }
+  out.push(
+    "# HELP orch_task_duration_seconds Duration of ended task attempts.",
+    "# TYPE orch_task_duration_seconds histogram",
+  );
+  for (const [status, h] of Object.entries(index.durations)) {
+    histogram(out, "orch_task_duration_seconds", { status }, h);
+  }
+  out.push(
+    "# HELP orch_scheduler_lag_seconds Time from a schedule's minute to its run_started.",
+    "# TYPE orch_scheduler_lag_seconds histogram",
+  );
+  for (const [id, h] of [...index.scheduler.lag].sort()) {
+    histogram(out, "orch_scheduler_lag_seconds", { schedule_id: id }, h);
+  }
+  const tick = index.scheduler.lastTickMs;
+  out.push(
+    "# HELP orch_scheduler_last_tick_timestamp_seconds Time of the last scheduler write (enqueue or skip).",
+    "# TYPE orch_scheduler_last_tick_timestamp_seconds gauge",
+  );
+  if (tick !== null) out.push(`orch_scheduler_last_tick_timestamp_seconds ${tick / 1000}`);
+  out.push(
+    "# HELP orch_dashboard_log_lines Well-formed lines read from each log.",
+    "# TYPE orch_dashboard_log_lines gauge",
+  );
+  for (const [file, s] of Object.entries(files)) {
+    out.push(`orch_dashboard_log_lines${labels({ file })} ${s.lines}`);
+  }
+  out.push(
+    "# HELP orch_dashboard_corrupt_lines Lines skipped because they were not valid JSON events.",
+    "# TYPE orch_dashboard_corrupt_lines gauge",
+  );
+  for (const [file, s] of Object.entries(files)) {
+    out.push(`orch_dashboard_corrupt_lines${labels({ file })} ${s.corrupt}`);
+  }
+  return out.join("\n") + "\n";
+}
