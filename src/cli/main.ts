@@ -1,4 +1,5 @@
 import { OrchestratorError } from "../lib/errors.ts";
+import { dashboardCommand } from "./commands/dashboard.ts";
 import { graphCommand } from "./commands/graph.ts";
 import { runCommand } from "./commands/run.ts";
 import { validateCommand } from "./commands/validate.ts";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   validate: { run: validateCommand, summary: "Check DAG files and list every problem" },
   workflows: { run: workflowsCommand, summary: "List workflows with description and params" },
   graph: { run: graphCommand, summary: "Print a DAG as Mermaid or dot" },
+  dashboard: { run: dashboardCommand, summary: "Serve the web dashboard and /metrics" },
 };
 
 /**

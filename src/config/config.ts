@@ -18,6 +18,8 @@ export interface Config {
   readonly maxParallel: number;
   /** Scheduler tick interval in ms (`SCHED_TICK_MS`). */
   readonly tickMs: number;
+  /** Token that enables dashboard actions (`ORCH_DASHBOARD_TOKEN`); unset means read-only. */
+  readonly dashboardToken?: string;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -69,5 +71,6 @@ export function loadConfig(
     }),
     maxParallel: positiveInt(env, "SCHED_MAX_PARALLEL", 3),
     tickMs: positiveInt(env, "SCHED_TICK_MS", 1000),
+    dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
   });
 }

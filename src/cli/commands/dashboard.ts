@@ -1,0 +1,146 @@
+import { isAbsolute, relative, resolve } from "node:path";
+import { Cron } from "croner";
+import { serveDashboard } from "../../dashboard/serve.ts";
+import type { DashboardActions, ScheduleInfo, WorkflowInfo } from "../../dashboard/types.ts";
+import { OrchestratorError } from "../../lib/errors.ts";
+import { newRunId } from "../../lib/ids.ts";
+import { executeDag } from "../../run/executor.ts";
+import { prepareRun } from "../../run/prepare.ts";
+import { loadSchedules } from "../../schedule/load.ts";
+import { parseCommandArgs } from "../args.ts";
+import type { AppContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+
+export const DASHBOARD_HELP =
+  `Usage: orch dashboard [--host 127.0.0.1] [--port 8787] [--dir configs/schedules]
+
+Serves the web dashboard: runs (live), each run's graph, timeline, params, outputs and logs,
+schedules, workflows, a JSON API under /api and Prometheus metrics at /metrics.
+
+Options:
+  --host HOST   Address to bind (default 127.0.0.1; anything else warns unless a token is set)
+  --port PORT   Port (default 8787; 0 picks a free one)
+  --dir DIR     Schedules directory shown on the Schedules page (default configs/schedules)
+
+Read-only unless ORCH_DASHBOARD_TOKEN is set; then POST actions (trigger a run, retry a run)
+need the header "Authorization: Bearer <token>". Stop with Ctrl+C.
+Remote servers: ssh -L 8787:127.0.0.1:8787 host, then open http://127.0.0.1:8787
+`;
+
+/**
+ * `orch dashboard`: serves the dashboard until SIGINT/SIGTERM.
+ * @param ctx The app context.
+ * @param args Arguments after `dashboard`.
+ * @returns The exit code.
+ */
+export async function dashboardCommand(ctx: AppContext, args: string[]): Promise<number> {
+  const { values } = parseCommandArgs("dashboard", args, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "8787" },
+    dir: { type: "string", default: "configs/schedules" },
+  });
+  if (values.help) {
+    ctx.io.stdout(DASHBOARD_HELP);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`Invalid --port "${values.port}": expected 0-65535`, "dashboard");
+  }
+  const dir = resolve(ctx.io.cwd, values.dir as string);
+  const background = new Set<Promise<unknown>>();
+  const server = await serveDashboard({
+    host: values.host as string,
+    port,
+    paths: ctx.config.paths,
+    token: ctx.config.dashboardToken,
+    warn: (m) => ctx.io.stderr(`Warning: ${m}\n`),
+    workflowsProvider: () => listWorkflows(ctx),
+    schedulesProvider: () => listSchedules(ctx, dir),
+    actions: actions(ctx, background),
+  });
+  const mode = ctx.config.dashboardToken ? "actions enabled by token" : "read-only";
+  ctx.io.stderr(`Dashboard at ${server.url} (${mode}); Ctrl+C stops it\n`);
+  await waitForSignal();
+  ctx.io.stderr("Stopping dashboard\n");
+  await server.shutdown();
+  await Promise.allSettled(background);
+  return 0;
+}
+
+async function listWorkflows(ctx: AppContext): Promise<WorkflowInfo[]> {
+  const sources = (await ctx.registry()).sources();
+  const infos = await ctx.pool().inspect(sources.map((source) => ({ source, paramSets: [] })));
+  return infos.map((i) => ({ name: i.name, description: i.description, params: i.paramsSchema }));
+}
+
+async function listSchedules(ctx: AppContext, dir: string): Promise<ScheduleInfo[]> {
+  const schedules = await loadSchedules(dir, { cwd: ctx.io.cwd });
+  return schedules.map((s) => {
+    let next: string[] = [];
+    try {
+      next = new Cron(s.cron, { timezone: s.timezone, paused: true }).nextRuns(5)
+        .map((d) => d.toISOString());
+    } catch { /* validated by loadSchedules */ }
+    return {
+      id: s.id,
+      cron: s.cron,
+      timezone: s.timezone,
+      enabled: s.enabled,
+      dag: s.dag,
+      tenant: s.tenant,
+      nextFireTimes: s.enabled ? next : [],
+    };
+  });
+}
+
+/** Runs started from the dashboard go through the same prepare/execute path as `orch run`. */
+function actions(ctx: AppContext, background: Set<Promise<unknown>>): DashboardActions {
+  return {
+    async triggerRun(request) {
+      const path = resolve(ctx.io.cwd, request.dag);
+      const rel = relative(ctx.io.cwd, path);
+      if (rel.startsWith("..") || isAbsolute(rel) || !/\.ya?ml$/.test(path)) {
+        throw new OrchestratorError(
+          `Cannot run "${request.dag}": only .yaml files under the current directory can be triggered`,
+          { code: "trigger_denied", exitCode: 2 },
+        );
+      }
+      const prepared = await prepareRun(path, { registry: await ctx.registry(), pool: ctx.pool() });
+      const runId = newRunId(ctx.clock.now());
+      const events = ctx.events();
+      await events.open();
+      const run = executeDag({
+        ...prepared,
+        pool: ctx.pool(),
+        events,
+        clock: ctx.clock,
+        sleep: ctx.sleep,
+        runId,
+        trigger: "manual",
+        runParams: request.params,
+      }).finally(() => background.delete(run));
+      background.add(run);
+      return { runId };
+    },
+    retryRun(runId) {
+      return Promise.reject(
+        new OrchestratorError(`Cannot retry "${runId}" from the dashboard yet: use orch retry`, {
+          code: "retry_unavailable",
+          exitCode: 2,
+        }),
+      );
+    },
+  };
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((res) => {
+    const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handler = () => {
+      for (const s of sigs) Deno.removeSignalListener(s, handler);
+      res();
+    };
+    for (const s of sigs) Deno.addSignalListener(s, handler);
+  });
+}
