@@ -1,0 +1,102 @@
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * What a workflow may touch, declared next to its `run`. Its worker gets exactly these
+ * through Deno's worker permissions; anything else fails the task with a message naming
+ * the missing permission. CPU time and memory are not limited by this (see README).
+ */
+export interface WorkflowPermissions {
+  /** Files or directories it may read (relative to the current directory). */
+  read?: string[];
+  /** Files or directories it may write. */
+  write?: string[];
+  /** Hosts (`host` or `host:port`) it may connect to. */
+  net?: string[];
+  /** Environment variables it may read, including those named in `${env:NAME}` params. */
+  env?: string[];
+  /** Programs it may run. */
+  run?: string[];
+  /** System information it may read (`hostname`, `osRelease`, ...). */
+  sys?: string[];
+}
+
+const list = z.array(z.string().min(1)).optional();
+
+/** Schema of a workflow's `permissions` declaration. */
+export const WorkflowPermissionsSchema = z.strictObject({
+  read: list,
+  write: list,
+  net: list,
+  env: list,
+  run: list,
+  sys: list,
+});
+
+/** The permissions object given to `new Worker(..., { deno: { permissions } })`. */
+export interface WorkerPermissions {
+  read: string[];
+  write: string[] | false;
+  net: string[] | false;
+  env: string[] | false;
+  run: string[] | false;
+  sys: string[] | false;
+  ffi: false;
+  import: false;
+}
+
+/** A worker's permissions plus a stable key: workers are shared by workflows with the same key. */
+export interface SandboxProfile {
+  key: string;
+  permissions: WorkerPermissions;
+}
+
+/**
+ * Builds a worker sandbox from a declaration. Paths resolve against `cwd`; `baseRead` (the
+ * directories the worker must read to load orch and the plugins) is always added. Pure.
+ * @param declared The workflow's declaration (validated by {@link WorkflowPermissionsSchema}).
+ * @param options `cwd` for relative paths and the `baseRead` directories.
+ * @returns The profile.
+ */
+export function sandboxProfile(
+  declared: WorkflowPermissions | undefined,
+  options: { cwd: string; baseRead: readonly string[] },
+): SandboxProfile {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(options.cwd, p));
+  const sorted = (xs: string[] | undefined, f: (s: string) => string = (s) => s) =>
+    xs && xs.length ? [...new Set(xs.map(f))].sort() : false as const;
+  const permissions: WorkerPermissions = {
+    read: [...new Set([...options.baseRead, ...(declared?.read ?? []).map(abs)])].sort(),
+    write: sorted(declared?.write, abs),
+    net: sorted(declared?.net),
+    env: sorted(declared?.env),
+    run: sorted(declared?.run),
+    sys: sorted(declared?.sys),
+    ffi: false,
+    import: false,
+  };
+  return { key: JSON.stringify(permissions), permissions };
+}
+
+const KIND_FIELD: Record<string, keyof WorkflowPermissions> = {
+  read: "read",
+  write: "write",
+  net: "net",
+  env: "env",
+  run: "run",
+  sys: "sys",
+};
+
+/**
+ * Rewrites Deno's permission denial (`Requires read access to "/x", run again with the
+ * --allow-read flag`) into what a plugin author must do. Other messages pass unchanged.
+ * @param workflow The workflow's name.
+ * @param message The error message.
+ * @returns The message to report.
+ */
+export function explainDenial(workflow: string, message: string): string {
+  const m = /Requires (\w+) access to ([^,]+?)(?:, run again.*)?$/.exec(message);
+  if (!m || !KIND_FIELD[m[1]]) return message;
+  return `Workflow "${workflow}" needs ${m[1]} access to ${m[2]}: ` +
+    `declare it in permissions.${KIND_FIELD[m[1]]}`;
+}
