@@ -73,7 +73,11 @@ Deno.test("executeDag() fails a task after its retries and skips its dependants 
 Deno.test("executeDag() fails a task whose output is not a JSON object", async (t) => {
   for (const kind of ["bigint", "array", "cycle", "undefined"]) {
     await t.step(kind, async () => {
-      const { result } = await runInline([{ id: "x", workflow_ref: "bad_output", params: { kind } }]);
+      const { result } = await runInline([{
+        id: "x",
+        workflow_ref: "bad_output",
+        params: { kind },
+      }]);
       assert.equal(result.tasks[0].status, "failed");
       assert.match(
         String(result.tasks[0].error),
@@ -86,7 +90,14 @@ Deno.test("executeDag() fails a task whose output is not a JSON object", async (
 Deno.test("executeDag() records ctx.log lines as task_log events after task_start", async () => {
   const { events } = await runInline([{ id: "l", workflow_ref: "logger" }]);
   const names = events.map((e) => e.event);
-  assert.deepEqual(names, ["dag_start", "task_start", "task_log", "task_log", "task_ok", "dag_done"]);
+  assert.deepEqual(names, [
+    "dag_start",
+    "task_start",
+    "task_log",
+    "task_log",
+    "task_ok",
+    "dag_done",
+  ]);
   assert.deepEqual(
     events.filter((e) => e.event === "task_log").map((e) => [e.message, e.task_id, e.run_id]),
     [["first line", "l", "run-1"], ["second line", "l", "run-1"]],
