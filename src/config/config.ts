@@ -18,6 +18,8 @@ export interface Config {
   readonly maxParallel: number;
   /** Scheduler tick interval in ms (`SCHED_TICK_MS`). */
   readonly tickMs: number;
+  /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
+  readonly shutdownGraceMs: number;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -69,5 +71,6 @@ export function loadConfig(
     }),
     maxParallel: positiveInt(env, "SCHED_MAX_PARALLEL", 3),
     tickMs: positiveInt(env, "SCHED_TICK_MS", 1000),
+    shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
   });
 }
