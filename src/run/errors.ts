@@ -25,10 +25,11 @@ export class RunNotRetryableError extends OrchestratorError {
   /**
    * @param runId The run id.
    * @param status Its status.
+   * @param detail Why else it cannot be retried.
    */
-  constructor(runId: string, status: string) {
+  constructor(runId: string, status: string, detail?: string) {
     const why = status === "running" ? "it is still running" : `its status is "${status}"`;
-    super(`Cannot retry run "${runId}": ${why}`, {
+    super(`Cannot retry run "${runId}": ${why}${detail ? `, ${detail}` : ""}`, {
       code: "run_not_retryable",
       exitCode: 2,
       hint: "Only failed, cancelled or interrupted runs can be retried",

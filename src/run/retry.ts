@@ -24,7 +24,8 @@ export interface RetryPlan {
  * @param deps The state store and the event log path.
  * @returns The retry's inputs.
  * @throws {RunNotFoundError} When no `run_started` is recorded for `runId`.
- * @throws {RunNotRetryableError} When the run succeeded, is running, or has no DAG file.
+ * @throws {RunNotRetryableError} When the run succeeded, is running, has no DAG file, or
+ *   a retry of it succeeded or is running.
  */
 export async function planRetry(
   runId: string,
@@ -34,8 +35,16 @@ export async function planRetry(
   if (!run) throw new RunNotFoundError(runId);
   const status = typeof run.finished?.status === "string" ? run.finished.status : "running";
   if (status === "success" || status === "running") throw new RunNotRetryableError(runId, status);
+  const done = run.retries.find((r) => r.status === "success" || r.status === "running");
+  if (done) {
+    throw new RunNotRetryableError(
+      runId,
+      status,
+      `but its retry "${done.runId}" is ${done.status}`,
+    );
+  }
   if (typeof run.started.dag !== "string") {
-    throw new RunNotRetryableError(runId, `${status}, but its DAG file was not recorded`);
+    throw new RunNotRetryableError(runId, status, "but its DAG file was not recorded");
   }
   const tasks = await readRunTasks(deps.eventsPath, runId);
   const params = run.started.params;

@@ -91,20 +91,36 @@ function toRow(start: StoredEvent, end: StoredEvent | undefined): RunRow {
 }
 
 /**
- * Finds a run's `run_started` event (reading backwards).
+ * Finds a run's `run_started` event (reading backwards), and the retries of it since.
  * @param store The state store.
  * @param runId The run.
- * @returns Its `run_started` and, if recorded, `run_finished`; `null` when unknown.
+ * @returns Its `run_started`, its `run_finished` if recorded, and the run ids and
+ *   statuses of the runs started as its retries; `null` when unknown.
  */
 export async function findRun(
   store: StateStore,
   runId: string,
-): Promise<{ started: StoredEvent; finished?: StoredEvent } | null> {
-  let finished: StoredEvent | undefined;
+): Promise<
+  | { started: StoredEvent; finished?: StoredEvent; retries: { runId: string; status: string }[] }
+  | null
+> {
+  const ends = new Map<string, string>();
+  const retries: { runId: string; status: string }[] = [];
   for await (const e of store.scanBackward()) {
-    if (e.run_id !== runId) continue;
-    if (e.event === "run_finished") finished ??= e;
-    if (e.event === "run_started") return { started: e, finished };
+    const id = typeof e.run_id === "string" ? e.run_id : "";
+    if (e.event === "run_finished" && !ends.has(id)) ends.set(id, String(e.status));
+    if (e.event !== "run_started") continue;
+    if (e.retry_of === runId) retries.push({ runId: id, status: ends.get(id) ?? "running" });
+    if (id !== runId) continue;
+    const finished = ends.has(id) ? await findFinished(store, id) : undefined;
+    return { started: e, finished, retries };
   }
   return null;
+}
+
+async function findFinished(store: StateStore, runId: string): Promise<StoredEvent | undefined> {
+  for await (const e of store.scanBackward()) {
+    if (e.run_id === runId && e.event === "run_finished") return e;
+  }
+  return undefined;
 }

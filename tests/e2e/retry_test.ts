@@ -54,6 +54,9 @@ Deno.test("orch retry re-runs only the failed task, reusing the first task's out
       again.stderr,
       /RunNotRetryableError: Cannot retry run ".*": its status is "success"/,
     );
+    const twice = await orch(["retry", failed.run_id], { cwd: sb.dir, env: sb.env });
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /its status is "failed", but its retry ".*" is success/);
     const unknown = await orch(["retry", "no-such-run"], { cwd: sb.dir, env: sb.env });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /RunNotFoundError: Cannot retry run "no-such-run"/);
