@@ -27,13 +27,29 @@ export {
   type EventSink,
   executeDag,
   type ExecuteOptions,
+  listRuns,
   mergePayload,
   nextDelay,
+  planRetry,
   type PreparedRun,
   prepareRun,
+  recoverDeadRuns,
+  runDag,
+  type RunDagDeps,
+  type RunDagOptions,
+  RunNotFoundError,
+  RunNotRetryableError,
   type RunResult,
+  type RunRow,
   type TaskResult,
 } from "./src/run/mod.ts";
+export {
+  loadSchedules,
+  type Schedule,
+  Scheduler,
+  type SchedulerDeps,
+  ScheduleValidationError,
+} from "./src/schedule/mod.ts";
 export {
   InlinePool,
   type Job,
@@ -54,7 +70,19 @@ export {
   WorkflowRegistry,
   type WorkflowSource,
 } from "./src/workflows/mod.ts";
-export { EventLog, LogWriteError } from "./src/store/mod.ts";
+export {
+  EventLog,
+  indexBy,
+  lastRuns,
+  LogWriteError,
+  recordEvent,
+  type Stamped,
+  StateStore,
+  type StateStoreCallOptions,
+  type StateStoreOptions,
+  type StateTransaction,
+  type StoreWarning,
+} from "./src/store/mod.ts";
 export type * from "./src/store/events.ts";
 export type * from "./src/store/state_events.ts";
 export { type Config, loadConfig, type Paths } from "./src/config/mod.ts";

@@ -1,7 +1,11 @@
 import { OrchestratorError } from "../lib/errors.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
 import { graphCommand } from "./commands/graph.ts";
+import { retryCommand } from "./commands/retry.ts";
 import { runCommand } from "./commands/run.ts";
+import { runsCommand } from "./commands/runs.ts";
+import { schedulerCommand } from "./commands/scheduler.ts";
+import { schedulesCommand } from "./commands/schedules.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { workflowsCommand } from "./commands/workflows.ts";
 import { AppContext } from "./context.ts";
@@ -31,6 +35,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
 export function registerCommand(name: string, run: Command, summary: string): void {
   COMMANDS[name] = { run, summary };
 }
+
+registerCommand("scheduler", schedulerCommand, "Run scheduled DAGs: --once (crontab) or --serve");
+registerCommand("schedules", schedulesCommand, "List schedules, next fire times and last runs");
+registerCommand("runs", runsCommand, "List recent runs from the state store");
+registerCommand("retry", retryCommand, "Re-run a failed run, reusing its succeeded tasks");
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

@@ -20,6 +20,8 @@ export interface Config {
   readonly tickMs: number;
   /** Token that enables dashboard actions (`ORCH_DASHBOARD_TOKEN`); unset means read-only. */
   readonly dashboardToken?: string;
+  /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
+  readonly shutdownGraceMs: number;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -72,5 +74,6 @@ export function loadConfig(
     maxParallel: positiveInt(env, "SCHED_MAX_PARALLEL", 3),
     tickMs: positiveInt(env, "SCHED_TICK_MS", 1000),
     dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
+    shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
   });
 }

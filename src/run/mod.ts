@@ -8,3 +8,34 @@ export { executeDag, type ExecuteOptions } from "./executor.ts";
 export { DEFAULT_MAX_DELAY_S, nextDelay } from "./backoff.ts";
 export { mergePayload } from "./payload.ts";
 export type { EventSink, RunResult, TaskResult } from "./types.ts";
+export { runDag, type RunDagDeps, type RunDagOptions } from "./run_dag.ts";
+export { RunNotFoundError, RunNotRetryableError } from "./errors.ts";
+export {
+  acquireRunLock,
+  hostName,
+  isRunLockHeld,
+  processMayBeAlive,
+  type RunLock,
+  runLockPath,
+  runsDir,
+} from "./liveness.ts";
+export {
+  closeRecoveredLogs,
+  findUnfinishedRuns,
+  isRunDead,
+  type LivenessProbe,
+  recoverDeadRuns,
+  recoverInTransaction,
+  type Recovery,
+  UNFINISHED_HORIZON_MS,
+  type UnfinishedRun,
+} from "./recovery.ts";
+export {
+  findRun,
+  listRuns,
+  type ListRunsOptions,
+  type RunRow,
+  type RunRowStatus,
+} from "./run_list.ts";
+export { readRunTasks, type RunTaskRecord } from "./run_tasks.ts";
+export { planRetry, type RetryPlan } from "./retry.ts";

@@ -1,7 +1,7 @@
 /**
  * Schedules: loading and validating `configs/schedules/*.yaml`, and the pure decisions
  * of the scheduler (which fire times are due at a tick, what a tick enqueues or skips).
- * The scheduler loop, the lock and the runs live in the core engine.
+ * The loop (`Scheduler`) runs what ticks enqueue through an injected launcher.
  * @module
  */
 export { formatScheduleIssue, type ScheduleIssue, ScheduleValidationError } from "./errors.ts";
@@ -33,3 +33,6 @@ export {
   tickWindowStart,
 } from "./tick.ts";
 export { localMinute, parseDuration } from "./_time.ts";
+export { Scheduler, type SchedulerDeps, type TickReport } from "./scheduler.ts";
+export { type LaunchRun, type QueuedOutcome, type QueuedRun, RunQueue } from "./run_queue.ts";
+export { type ExplainInput, type ExplainRun, explainSchedule, nextFireTimes } from "./explain.ts";

@@ -24,6 +24,11 @@ export interface ScheduleEnqueuedEvent extends StateEventBase {
   tenant: string;
   /** True when enqueued by catch-up rather than for the current minute. */
   catchup?: boolean;
+  /** The run this minute will start as (written by the scheduler, which holds its lock). */
+  run_id?: string;
+  /** Process and host of the scheduler that enqueued it, for crash recovery. */
+  pid?: number;
+  host?: string;
 }
 
 /** A schedule-minute that did not run, and why. */
@@ -47,6 +52,8 @@ export interface RunStartedEvent extends StateEventBase {
   tenant_id: string;
   trigger: Trigger;
   retry_of?: string;
+  /** Run params passed to every task as `run__<key>` (kept for `orch retry`). */
+  params?: Record<string, unknown>;
   pid: number;
   host: string;
 }

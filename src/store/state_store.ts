@@ -54,6 +54,11 @@ export interface StateTransaction {
    * @returns The `schedule_enqueued` and `schedule_skipped` events whose `minute_utc` is at or after `since`, oldest first.
    */
   scheduleMinutes(since: Date): Promise<ScheduleMinuteEvent[]>;
+  /**
+   * Iterates over the events, newest first (stop early to read less).
+   * @returns The events as they were before this transaction's appends, newest first.
+   */
+  scanBackward(): AsyncGenerator<StoredEvent>;
   /** @returns The persisted watermarks (schedule id to the last tick handled). */
   watermarks(): Promise<Map<string, Date>>;
   /**
@@ -175,6 +180,7 @@ export class StateStore {
         },
         lastRuns: (limit = 20) => newest(scan(), limit),
         scheduleMinutes: (since) => scheduleMinutesSince(scan(), since, WINDOW_SLACK_MS),
+        scanBackward: scan,
         watermarks: () => this.readWatermarks(),
         setWatermarks: (w) => {
           marks = w;

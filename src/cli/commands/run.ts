@@ -1,12 +1,13 @@
 import { resolve } from "node:path";
-import { newRunId } from "../../lib/ids.ts";
-import { executeDag } from "../../run/executor.ts";
 import { prepareRun } from "../../run/prepare.ts";
+import { runDag } from "../../run/run_dag.ts";
+import { StateStore } from "../../store/state_store.ts";
 import type { RunResult } from "../../run/types.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { renderDryRun, renderProgress, renderSummary, runResultJson } from "../render.ts";
+import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
+import { progressPrinter } from "./_progress.ts";
 
 export const RUN_HELP = `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet]
 
@@ -53,8 +54,6 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   }
   const events = ctx.events();
   await events.open();
-  const color = ctx.io.isTty && !ctx.io.env.NO_COLOR;
-  const showProgress = !values.json && !values.quiet;
   const cancel = new AbortController();
   const stop = onSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
@@ -62,23 +61,13 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   });
   let result: RunResult;
   try {
-    result = await executeDag({
-      ...prepared,
-      pool: ctx.pool(),
-      events,
-      clock: ctx.clock,
-      sleep: ctx.sleep,
-      runId: newRunId(ctx.clock.now()),
+    const store = new StateStore(ctx.config.paths.statePath, { clock: ctx.clock });
+    const deps = { pool: ctx.pool(), events, store, clock: ctx.clock, sleep: ctx.sleep };
+    result = await runDag(prepared, deps, {
       trigger: "manual",
       signal: cancel.signal,
-      onEvent: showProgress
-        ? (e) => {
-          const line = renderProgress(e, color);
-          if (line) ctx.io.stderr(line + "\n");
-        }
-        : undefined,
+      onEvent: progressPrinter(ctx, !values.json && !values.quiet),
     });
-    await events.flush();
   } finally {
     stop();
   }

@@ -1,0 +1,80 @@
+import { resolve } from "node:path";
+import { OrchestratorError } from "../../lib/errors.ts";
+import { prepareRun } from "../../run/prepare.ts";
+import { loadSchedules } from "../../schedule/load.ts";
+import type { Schedule } from "../../schedule/schema.ts";
+import { StateStore } from "../../store/state_store.ts";
+import type { AppContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+
+/**
+ * @param ctx The app context.
+ * @returns The state store at STATE_STORE_PATH, stamping with the context's clock.
+ */
+export function stateStore(ctx: AppContext): StateStore {
+  return new StateStore(ctx.config.paths.statePath, { clock: ctx.clock });
+}
+
+/**
+ * Loads and validates the schedules of `dir`, each DAG fully (load, plan, workflows,
+ * params) through `prepareRun`, so a bad DAG fails before anything runs.
+ * @param ctx The app context.
+ * @param dir The `--dir` value.
+ * @param command The command, for usage errors.
+ * @returns The schedules and each schedule's DAG name.
+ * @throws {UsageError} When `dir` is missing.
+ * @throws {ScheduleValidationError} When a schedule or its DAG is invalid.
+ */
+export async function loadValidSchedules(
+  ctx: AppContext,
+  dir: string | undefined,
+  command: string,
+): Promise<{ schedules: Schedule[]; dagNames: Map<string, string> }> {
+  if (!dir) throw new UsageError("Missing --dir DIR", command);
+  const registry = await ctx.registry();
+  const names = new Map<string, string>();
+  const schedules = await loadSchedules(resolve(ctx.io.cwd, dir), {
+    cwd: ctx.io.cwd,
+    validateDag: async (path) => {
+      try {
+        const prepared = await prepareRun(path, { registry, pool: ctx.pool() });
+        names.set(path, prepared.dag.name);
+        return [];
+      } catch (err) {
+        if (!(err instanceof OrchestratorError)) throw err;
+        return [`${err.name}: ${err.message.split("\n").join(" ")}`];
+      }
+    },
+  });
+  const dagNames = new Map(schedules.map((s) => [s.id, names.get(s.dagPath) ?? s.dag]));
+  return { schedules, dagNames };
+}
+
+/**
+ * Listens for SIGINT and SIGTERM.
+ * @param onSignal Called with the signal's name.
+ * @returns Removes the listeners.
+ */
+export function onStopSignals(onSignal: (sig: Deno.Signal) => void): () => void {
+  const sigs: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const fns = sigs.map((s) => [s, () => onSignal(s)] as const);
+  for (const [s, f] of fns) Deno.addSignalListener(s, f);
+  return () => {
+    for (const [s, f] of fns) Deno.removeSignalListener(s, f);
+  };
+}
+
+/**
+ * @param value A `--limit` value.
+ * @param command The command, for usage errors.
+ * @returns The positive whole number.
+ * @throws {UsageError} When it is not one.
+ */
+export function parseLimit(value: string | undefined, command: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`Invalid --limit "${value}": expected a whole number >= 1`, command);
+  }
+  return n;
+}

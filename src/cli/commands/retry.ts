@@ -1,0 +1,85 @@
+import { planRetry } from "../../run/retry.ts";
+import { prepareRun } from "../../run/prepare.ts";
+import { runDag } from "../../run/run_dag.ts";
+import { parseCommandArgs } from "../args.ts";
+import type { AppContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { renderSummary, runResultJson } from "../render.ts";
+import { progressPrinter } from "./_progress.ts";
+import { onStopSignals, stateStore } from "./_scheduling.ts";
+
+export const RETRY_HELP = `Usage: orch retry RUN_ID [--json] [--quiet]
+
+Re-runs a failed, cancelled or interrupted run as a new run (trigger "retry", linked by
+retry_of). Tasks that succeeded in that run are not run again: their recorded outputs
+(the task_ok lines of the event log) are reused, so only failed and skipped tasks run.
+The DAG file is read again, with the run params of the original run.
+
+Options:
+  --json        Print one JSON object with the result instead of the summary
+  --quiet, -q   No progress lines on stderr
+  -h, --help    Show this help
+
+Exit codes: 0 success, 1 a task failed, 2 unknown run id, a run that succeeded or is
+still running, or an invalid DAG, 4 internal error.
+`;
+
+/**
+ * `orch retry RUN_ID`: re-runs a run from its failed tasks.
+ * @param ctx The app context.
+ * @param args Arguments after `retry`.
+ * @returns The exit code.
+ */
+export async function retryCommand(ctx: AppContext, args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("retry", args, {
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  if (values.help) {
+    ctx.io.stdout(RETRY_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError("Missing RUN_ID", "retry");
+  if (positionals.length > 1) {
+    throw new UsageError(`Unexpected argument "${positionals[1]}"`, "retry");
+  }
+  const store = stateStore(ctx);
+  const eventsPath = ctx.config.paths.eventsPath;
+  const plan = await planRetry(positionals[0], { store, eventsPath });
+  const pool = ctx.pool();
+  const prepared = await prepareRun(plan.dagPath, { registry: await ctx.registry(), pool });
+  const events = ctx.events();
+  await events.open();
+  const cancel = new AbortController();
+  const stop = onStopSignals((sig) => {
+    ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
+    cancel.abort(`Run cancelled by ${sig}`);
+  });
+  try {
+    const result = await runDag(prepared, {
+      pool,
+      events,
+      store,
+      clock: ctx.clock,
+      sleep: ctx.sleep,
+    }, {
+      trigger: "retry",
+      retryOf: plan.retryOf,
+      scheduleId: plan.scheduleId,
+      runParams: plan.runParams,
+      reuse: plan.reuse,
+      signal: cancel.signal,
+      onEvent: progressPrinter(ctx, !values.json && !values.quiet),
+    });
+    if (values.json) {
+      ctx.io.stdout(JSON.stringify({ ...runResultJson(result), retry_of: plan.retryOf }) + "\n");
+    } else {
+      ctx.io.stdout(`Retry of ${plan.retryOf}: run ${result.runId}\n` + renderSummary(result));
+      for (const t of result.tasks) if (t.error) ctx.io.stderr(`RunnerError: ${t.error}\n`);
+    }
+    if (result.status === "success") return 0;
+    return result.status === "cancelled" ? 130 : 1;
+  } finally {
+    stop();
+  }
+}

@@ -1,0 +1,107 @@
+import { prepareRun } from "../../run/prepare.ts";
+import { runDag } from "../../run/run_dag.ts";
+import { Scheduler } from "../../schedule/scheduler.ts";
+import type { LaunchRun } from "../../schedule/run_queue.ts";
+import { parseCommandArgs } from "../args.ts";
+import type { AppContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import type { JsonObject } from "../../workflows/types.ts";
+import { loadValidSchedules, onStopSignals, stateStore } from "./_scheduling.ts";
+
+export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
+
+Runs the DAGs of the schedules in DIR (*.yaml, each a list of {id, cron, dag, tenant, ...})
+when their cron matches. Each schedule-minute runs exactly once, however many schedulers
+run on this machine (decided under the state store's lock).
+
+Options:
+  --dir DIR   Directory of schedule files (required)
+  --once      One tick at the current minute, then wait for its runs (for the system crontab)
+  --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd)
+  -h, --help  Show this help
+
+Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a signal),
+1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
+Environment: STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
+SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000).
+`;
+
+/**
+ * `orch scheduler`: `--once` (one tick, then drain) or `--serve` (tick until a signal).
+ * @param ctx The app context.
+ * @param args Arguments after `scheduler`.
+ * @returns The exit code.
+ */
+export async function schedulerCommand(ctx: AppContext, args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("scheduler", args, {
+    dir: { type: "string" },
+    once: { type: "boolean" },
+    serve: { type: "boolean" },
+  });
+  if (values.help) {
+    ctx.io.stdout(SCHEDULER_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`Unexpected argument "${positionals[0]}"`, "scheduler");
+  }
+  if (!values.once === !values.serve) {
+    throw new UsageError("Give exactly one of --once or --serve", "scheduler");
+  }
+  const { schedules, dagNames } = await loadValidSchedules(
+    ctx,
+    values.dir as string | undefined,
+    "scheduler",
+  );
+  const store = stateStore(ctx);
+  const events = ctx.events();
+  await events.open();
+  const registry = await ctx.registry();
+  const pool = ctx.pool();
+  const launch: LaunchRun = async (run, signal) => {
+    const prepared = await prepareRun(run.dagPath, { registry, pool });
+    const deps = { pool, events, store, clock: ctx.clock, sleep: ctx.sleep };
+    const result = await runDag(prepared, deps, {
+      runId: run.runId,
+      trigger: "schedule",
+      scheduleId: run.scheduleId,
+      minute: run.minute,
+      runParams: run.params as JsonObject,
+      signal,
+      lock: run.lock,
+    });
+    return result.status;
+  };
+  const scheduler = new Scheduler({
+    store,
+    schedules,
+    clock: ctx.clock,
+    sleep: ctx.sleep,
+    launch,
+    maxParallel: ctx.config.maxParallel,
+    eventsPath: ctx.config.paths.eventsPath,
+    dagNames,
+    onNotice: (line) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`),
+  });
+  const stop = new AbortController();
+  const removeSignals = onStopSignals((sig) => {
+    ctx.io.stderr(`Received ${sig}: stopping the scheduler\n`);
+    stop.abort(`Scheduler stopped by ${sig}`);
+  });
+  const graceMs = ctx.config.shutdownGraceMs;
+  try {
+    if (values.once) {
+      const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
+      if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
+    } else {
+      const n = schedules.length;
+      ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
+      await scheduler.serve({ tickMs: ctx.config.tickMs, stop: stop.signal, graceMs });
+      return 0;
+    }
+  } finally {
+    removeSignals();
+  }
+  const bad = scheduler.outcomes.filter((o) => o.status !== "success");
+  return bad.length > 0 ? 1 : 0;
+}

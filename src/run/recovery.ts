@@ -1,0 +1,193 @@
+import type { Clock } from "../lib/clock.ts";
+import { EventLog } from "../store/event_log.ts";
+import { EVENT_SCHEMA_VERSION } from "../store/events.ts";
+import type { NewEvent, RunFinishedEvent, StoredEvent } from "../store/state_events.ts";
+import type { StateStore, StateTransaction } from "../store/state_store.ts";
+import { hostName, isRunLockHeld, processMayBeAlive, removeRunLock } from "./liveness.ts";
+import { readRunTasks } from "./run_tasks.ts";
+
+/** How far back unfinished runs are looked for: older `run_started` lines are not read. */
+export const UNFINISHED_HORIZON_MS = 7 * 24 * 3_600_000;
+
+/** A run enqueued or started, with no `run_finished` yet. */
+export interface UnfinishedRun {
+  runId: string;
+  scheduleId?: string;
+  dagName: string;
+  tenantId: string;
+  /** False while only `schedule_enqueued` was recorded (waiting for a slot). */
+  started: boolean;
+  pid: number;
+  host: string;
+  /** When the newest of its events was recorded. */
+  since: Date;
+}
+
+/**
+ * Folds the state events, newest first, into the runs that have not finished.
+ * @param events State events, newest first.
+ * @param options `now` and `horizonMs`: events older than `now - horizonMs` are not read.
+ * @returns Unfinished runs, newest first.
+ */
+export async function findUnfinishedRuns(
+  events: AsyncIterable<StoredEvent>,
+  options: { now: Date; horizonMs?: number },
+): Promise<UnfinishedRun[]> {
+  const stopAt = options.now.getTime() - (options.horizonMs ?? UNFINISHED_HORIZON_MS);
+  const finished = new Set<string>();
+  const seen = new Map<string, UnfinishedRun>();
+  for await (const e of events) {
+    if (Date.parse(e.timestamp) < stopAt) break;
+    const runId = typeof e.run_id === "string" ? e.run_id : null;
+    if (!runId) continue;
+    if (e.event === "run_finished") finished.add(runId);
+    if (finished.has(runId) || seen.has(runId)) continue;
+    if (e.event === "run_started" || e.event === "schedule_enqueued") {
+      seen.set(runId, {
+        runId,
+        scheduleId: typeof e.schedule_id === "string" ? e.schedule_id : undefined,
+        dagName: String(e.dag_name ?? e.dag ?? ""),
+        tenantId: String(e.tenant_id ?? e.tenant ?? ""),
+        started: e.event === "run_started",
+        pid: Number(e.pid),
+        host: String(e.host ?? ""),
+        since: new Date(e.timestamp),
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** Seams of {@link isRunDead}, injected by tests. */
+export interface LivenessProbe {
+  /** This machine's host name. */
+  host: string;
+  /** The runs directory (lock files). */
+  runsDir: string;
+  /** Default {@link processMayBeAlive}. */
+  processMayBeAlive?: (pid: number, since: Date) => boolean;
+}
+
+/**
+ * A run is dead when it was recorded on this host, its process is gone (or the pid now
+ * belongs to a younger process) and nobody holds its run lock. Runs of other hosts are
+ * never declared dead (exactly-once and recovery hold on one machine only).
+ * @param run The unfinished run.
+ * @param probe Host, lock directory and process check.
+ * @returns Why it is dead, or `null` when it may be alive.
+ */
+export async function isRunDead(run: UnfinishedRun, probe: LivenessProbe): Promise<string | null> {
+  if (run.host !== probe.host) return null;
+  const alive = probe.processMayBeAlive ?? processMayBeAlive;
+  if (alive(run.pid, run.since)) return null;
+  if (await isRunLockHeld(probe.runsDir, run.runId)) return null;
+  const what = run.started ? "" : " before it started";
+  return `process ${run.pid} on "${run.host}" is gone${what} and the run lock is free`;
+}
+
+/** What {@link recoverInTransaction} found. */
+export interface Recovery {
+  /** Runs just recorded `interrupted`. */
+  recovered: (UnfinishedRun & { reason: string })[];
+  /** Runs still unfinished and possibly alive. */
+  unfinished: UnfinishedRun[];
+}
+
+/**
+ * Inside a state transaction: finds unfinished runs and appends `run_finished` with status
+ * `interrupted` for each dead one (with task counts from the event log). Under the
+ * store's lock, so a run cannot finish between the check and the append, and two
+ * processes never both record the same run.
+ * @param tx The transaction.
+ * @param options Clock, event log path and liveness probe.
+ * @returns The recovered and the remaining unfinished runs.
+ */
+export async function recoverInTransaction(
+  tx: StateTransaction,
+  options: LivenessProbe & { clock: Clock; eventsPath: string; horizonMs?: number },
+): Promise<Recovery> {
+  const now = options.clock.now();
+  const runs = await findUnfinishedRuns(tx.scanBackward(), { now, horizonMs: options.horizonMs });
+  const out: Recovery = { recovered: [], unfinished: [] };
+  for (const run of runs) {
+    const why = await isRunDead(run, options);
+    if (!why) {
+      out.unfinished.push(run);
+      continue;
+    }
+    const tasks = run.started
+      ? await readRunTasks(options.eventsPath, run.runId)
+      : { succeeded: 0, failed: 0, skipped: 0 };
+    const event: NewEvent<RunFinishedEvent> = {
+      event: "run_finished",
+      run_id: run.runId,
+      ...(run.scheduleId ? { schedule_id: run.scheduleId } : {}),
+      dag_name: run.dagName,
+      status: "interrupted",
+      duration_s: Math.max(0, (now.getTime() - run.since.getTime()) / 1000),
+      tasks_succeeded: tasks.succeeded,
+      tasks_failed: tasks.failed,
+      tasks_skipped: tasks.skipped,
+      reason: `Interrupted: ${why}`,
+    };
+    tx.append(event);
+    out.recovered.push({ ...run, reason: event.reason! });
+  }
+  return out;
+}
+
+/**
+ * Closes the task-level log of recovered runs with a `dag_done` of status `interrupted`
+ * (only for runs that started and whose log has no `dag_done`), and removes stale locks.
+ * @param recovered Runs recorded `interrupted`.
+ * @param options Event log path, runs directory and clock.
+ */
+export async function closeRecoveredLogs(
+  recovered: Recovery["recovered"],
+  options: { eventsPath: string; runsDir: string; clock: Clock },
+): Promise<void> {
+  if (recovered.length === 0) return;
+  const log = new EventLog(options.eventsPath);
+  try {
+    for (const run of recovered) {
+      await removeRunLock(options.runsDir, run.runId);
+      if (!run.started) continue;
+      const tasks = await readRunTasks(options.eventsPath, run.runId);
+      if (tasks.done || !tasks.found) continue;
+      const now = options.clock.now();
+      log.append({
+        timestamp: now.toISOString(),
+        event: "dag_done",
+        run_id: run.runId,
+        dag_name: run.dagName,
+        tenant_id: run.tenantId,
+        status: "interrupted",
+        tasks_succeeded: tasks.succeeded,
+        tasks_failed: tasks.failed,
+        tasks_skipped: tasks.skipped,
+        duration_s: Math.max(0, (now.getTime() - run.since.getTime()) / 1000),
+        reason: run.reason,
+        v: EVENT_SCHEMA_VERSION,
+      });
+    }
+  } finally {
+    await log.close();
+  }
+}
+
+/**
+ * Records every dead run of this host as `interrupted` (state store and event log).
+ * Used by `orch runs` and at scheduler start-up.
+ * @param store The state store.
+ * @param options Event log path, runs directory and clock; `host` defaults to this machine.
+ * @returns The runs recovered.
+ */
+export async function recoverDeadRuns(
+  store: StateStore,
+  options: Omit<LivenessProbe, "host"> & { host?: string; clock: Clock; eventsPath: string },
+): Promise<Recovery["recovered"]> {
+  const probe = { ...options, host: options.host ?? hostName() };
+  const { recovered } = await store.transaction((tx) => recoverInTransaction(tx, probe));
+  await closeRecoveredLogs(recovered, options);
+  return recovered;
+}
