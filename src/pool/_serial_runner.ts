@@ -1,5 +1,8 @@
 import { toPlainError } from "../lib/errors.ts";
 import type { JsonObject, TaskContext } from "../workflows/types.ts";
+// A leaf module with no imports of its own: the payload rule lives with the executor's
+// other run semantics, and workers apply it.
+import { mergePayload } from "../run/payload.ts";
 import type { LoadedWorkflow, WorkflowLoader } from "./_workflow_loader.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker } from "./protocol.ts";
 
@@ -94,7 +97,7 @@ export class SerialJobRunner {
     const ctx = this.#context(job);
     let out: unknown;
     try {
-      out = wf.run(job.params, ctx);
+      out = wf.run(jobParams(job), ctx);
     } catch (err) {
       this.#fail(job, startedAt, err);
       return;
@@ -183,6 +186,18 @@ export class SerialJobRunner {
     this.#results = [];
     this.#post(msg);
   }
+}
+
+/** The params a job's workflow receives: own params, upstream outputs, run params. */
+function jobParams(job: JobRequest): JsonObject {
+  const { upstream, runParams } = job;
+  if (!upstream?.length && !runParams) return job.params;
+  const outputs = new Array<readonly [string, JsonObject]>(upstream?.length ?? 0);
+  for (let k = 0; k < outputs.length; k++) {
+    const [id, json] = upstream![k];
+    outputs[k] = [id, JSON.parse(json)];
+  }
+  return mergePayload(job.params, outputs, runParams);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

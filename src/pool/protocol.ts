@@ -12,7 +12,11 @@ export interface JobRequest {
   /** Pool-wide job id. */
   id: number;
   source: WorkflowSource;
+  /** The task's own params; the worker merges `upstream` and `runParams` into them. */
   params: JsonObject;
+  /** `[upstreamTaskId, outputJson]` of each direct dependency. */
+  upstream?: readonly (readonly [string, string])[];
+  runParams?: JsonObject;
   runId: string;
   taskId: string;
   attempt: number;
