@@ -51,6 +51,8 @@ export interface WorkflowInfo {
 export type ToWorker =
   | { type: "jobs"; jobs: JobRequest[] }
   | { type: "abort"; id: number; reason: string }
+  /** Import a workflow now, so the first job does not wait for it. Errors are ignored here. */
+  | { type: "preload"; source: WorkflowSource }
   | { type: "inspect"; id: number; source: WorkflowSource; paramSets: JsonObject[] };
 
 /** Worker to main thread: batched progress, and inspection answers. */

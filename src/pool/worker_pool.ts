@@ -113,6 +113,7 @@ export class WorkerPool implements TaskPool {
     });
   }
 
+  /** Inspects each source in one worker and has the other workers import it too. */
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
   ): Promise<WorkflowInfo[]> {
@@ -120,8 +121,17 @@ export class WorkerPool implements TaskPool {
       new Promise<WorkflowInfo>((resolve) => {
         const id = this.#nextId++;
         this.#inspections.set(id, resolve);
-        const slot = this.#slots[i % this.#slots.length];
-        slot.worker.postMessage({ type: "inspect", id, source: r.source, paramSets: r.paramSets });
+        const n = this.#slots.length;
+        this.#slots[i % n].worker.postMessage({
+          type: "inspect",
+          id,
+          source: r.source,
+          paramSets: r.paramSets,
+        });
+        // Inspection precedes a run: the other workers import the module meanwhile.
+        for (let k = 1; k < n; k++) {
+          this.#slots[(i + k) % n].worker.postMessage({ type: "preload", source: r.source });
+        }
       })
     ));
   }
