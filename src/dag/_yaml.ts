@@ -1,3 +1,4 @@
+import process from "node:process";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 
 /** A located YAML problem. */
@@ -30,10 +31,18 @@ const MAX_SYNTAX_ERRORS = 3;
 export function parseLocated(source: string): LocatedDocument {
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
+  // npm:yaml reads process.env.LOG_TOKENS once per token; under Deno each read is an
+  // op with a permission check (about 15% of a 10k-task parse). Its debug logging is of
+  // no use here, so it parses against an empty env; the parse is synchronous, so no
+  // other code can observe the swap.
+  const env = process.env;
   try {
+    process.env = {};
     doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false });
   } catch (err) {
     return { value: undefined, problems: [{ message: describe(err) }], locate: () => undefined };
+  } finally {
+    process.env = env;
   }
   const pos = (offset: number) => {
     const p = lineCounter.linePos(offset);

@@ -115,16 +115,22 @@ function crossTaskIssues(dag: DagInput, locate: Locate): DagIssue[] {
   dag.tasks.forEach((t, i) => {
     const seen = new Set<string>();
     t.depends_on.forEach((dep, j) => {
-      const at = { path: `tasks[${i}].depends_on[${j}]`, taskId: t.id };
-      const loc = locate(["tasks", i, "depends_on", j]);
+      // Locating is costly on large DAGs: only done for a dependency that has a problem.
+      const issue = (message: string) =>
+        issues.push({
+          path: `tasks[${i}].depends_on[${j}]`,
+          taskId: t.id,
+          ...locate(["tasks", i, "depends_on", j]),
+          message,
+        });
       if (dep === t.id) {
-        issues.push({ ...at, ...loc, message: `depends on itself` });
+        issue(`depends on itself`);
       } else if (!ids.has(dep)) {
         const hint = suggest(dep, ids);
         const dym = hint.length ? `; did you mean "${hint[0]}"?` : "";
-        issues.push({ ...at, ...loc, message: `depends on unknown task "${dep}"${dym}` });
+        issue(`depends on unknown task "${dep}"${dym}`);
       } else if (seen.has(dep)) {
-        issues.push({ ...at, ...loc, message: `lists dependency "${dep}" twice` });
+        issue(`lists dependency "${dep}" twice`);
       }
       seen.add(dep);
     });

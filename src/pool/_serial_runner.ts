@@ -1,5 +1,8 @@
 import { toPlainError } from "../lib/errors.ts";
 import type { JsonObject, TaskContext } from "../workflows/types.ts";
+// A leaf module with no imports of its own: the payload rule lives with the executor's
+// other run semantics, and workers apply it.
+import { mergePayload } from "../run/payload.ts";
 import type { LoadedWorkflow, WorkflowLoader } from "./_workflow_loader.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker } from "./protocol.ts";
 
@@ -21,6 +24,8 @@ export class SerialJobRunner {
   #head = 0;
   #running = false;
   #flushScheduled = false;
+  /** A job is running synchronously inside the pump; the pump flushes after it. */
+  #inSync = false;
   #started: { id: number; at: number }[] = [];
   #logs: { id: number; at: number; message: string }[] = [];
   #results: JobResult[] = [];
@@ -42,6 +47,8 @@ export class SerialJobRunner {
       if (!this.#running) this.#pump();
     } else if (msg.type === "abort") {
       this.#controllers.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
+    } else if (msg.type === "preload") {
+      this.#loader.load(msg.source).catch(() => {});
     } else if (msg.type === "inspect") {
       this.#loader.inspect(msg.source, msg.paramSets).then((info) =>
         this.#post({ type: "inspected", id: msg.id, info })
@@ -62,6 +69,7 @@ export class SerialJobRunner {
         let wf = this.#loader.cached(job.source);
         if (!wf) {
           try {
+            this.#flush();
             wf = await this.#loader.load(job.source);
           } catch (err) {
             const at = now();
@@ -76,7 +84,11 @@ export class SerialJobRunner {
           }
         }
         const pending = this.#runOne(wf, job);
-        if (pending) await pending;
+        if (pending) {
+          // Report what finished before waiting, so fast results never wait on a slow one.
+          this.#flush();
+          await pending;
+        }
       }
     } finally {
       this.#running = false;
@@ -93,15 +105,18 @@ export class SerialJobRunner {
     }
     const ctx = this.#context(job);
     let out: unknown;
+    this.#inSync = true;
     try {
-      out = wf.run(job.params, ctx);
+      out = wf.run(jobParams(job), ctx);
+      if (!isThenable(out)) {
+        this.#succeed(job, wf.name, startedAt, out);
+        return;
+      }
     } catch (err) {
       this.#fail(job, startedAt, err);
       return;
-    }
-    if (!isThenable(out)) {
-      this.#succeed(job, wf.name, startedAt, out);
-      return;
+    } finally {
+      this.#inSync = false;
     }
     if (job.timeoutMs === undefined) {
       this.#started.push({ id: job.id, at: startedAt });
@@ -160,7 +175,9 @@ export class SerialJobRunner {
   #finish(result: JobResult): void {
     this.#controllers.delete(result.id);
     this.#results.push(result);
-    this.#scheduleFlush();
+    // While the pump runs synchronous jobs it flushes before it waits or stops; a
+    // timer here would only wake the worker for nothing.
+    if (!this.#inSync) this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -183,6 +200,18 @@ export class SerialJobRunner {
     this.#results = [];
     this.#post(msg);
   }
+}
+
+/** The params a job's workflow receives: own params, upstream outputs, run params. */
+function jobParams(job: JobRequest): JsonObject {
+  const { upstream, runParams } = job;
+  if (!upstream?.length && !runParams) return job.params;
+  const outputs = new Array<readonly [string, JsonObject]>(upstream?.length ?? 0);
+  for (let k = 0; k < outputs.length; k++) {
+    const [id, json] = upstream![k];
+    outputs[k] = [id, JSON.parse(json)];
+  }
+  return mergePayload(job.params, outputs, runParams);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

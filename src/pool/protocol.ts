@@ -12,7 +12,11 @@ export interface JobRequest {
   /** Pool-wide job id. */
   id: number;
   source: WorkflowSource;
+  /** The task's own params; the worker merges `upstream` and `runParams` into them. */
   params: JsonObject;
+  /** `[upstreamTaskId, outputJson]` of each direct dependency. */
+  upstream?: readonly (readonly [string, string])[];
+  runParams?: JsonObject;
   runId: string;
   taskId: string;
   attempt: number;
@@ -47,6 +51,8 @@ export interface WorkflowInfo {
 export type ToWorker =
   | { type: "jobs"; jobs: JobRequest[] }
   | { type: "abort"; id: number; reason: string }
+  /** Import a workflow now, so the first job does not wait for it. Errors are ignored here. */
+  | { type: "preload"; source: WorkflowSource }
   | { type: "inspect"; id: number; source: WorkflowSource; paramSets: JsonObject[] };
 
 /** Worker to main thread: batched progress, and inspection answers. */

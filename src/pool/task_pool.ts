@@ -3,10 +3,24 @@ import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { WorkflowInfo } from "./protocol.ts";
 
-/** One attempt of a task, as submitted to a pool. */
+/** An upstream task's output as JSON text, keyed by the upstream task's id. */
+export type UpstreamOutput = readonly [taskId: string, outputJson: string];
+
+/**
+ * One attempt of a task, as submitted to a pool. The params the workflow receives are
+ * built in the worker by `mergePayload(params, upstream, runParams)`: the task's own
+ * params, then each upstream output key as `<upstream_id>__<key>`, then `run__<key>`.
+ * Outputs travel as the JSON text the upstream worker produced, so the main thread
+ * neither merges nor re-encodes them.
+ */
 export interface Job {
   source: WorkflowSource;
+  /** The task's own params. */
   params: JsonObject;
+  /** Outputs of the direct dependencies, in `depends_on` order. */
+  upstream?: readonly UpstreamOutput[];
+  /** Params of the whole run, passed as `run__<key>`. */
+  runParams?: JsonObject;
   runId: string;
   taskId: string;
   attempt: number;

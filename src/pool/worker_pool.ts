@@ -25,6 +25,8 @@ interface Pending {
   resolve(o: JobOutcome): void;
   started: boolean;
   done: boolean;
+  /** Counted in its slot's `slow` when dispatched. */
+  slow: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -105,11 +107,13 @@ export class WorkerPool implements TaskPool {
         resolve,
         started: false,
         done: false,
+        slow: false,
       });
       this.#scheduleDispatch();
     });
   }
 
+  /** Inspects each source in one worker and has the other workers import it too. */
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
   ): Promise<WorkflowInfo[]> {
@@ -117,8 +121,17 @@ export class WorkerPool implements TaskPool {
       new Promise<WorkflowInfo>((resolve) => {
         const id = this.#nextId++;
         this.#inspections.set(id, resolve);
-        const slot = this.#slots[i % this.#slots.length];
-        slot.worker.postMessage({ type: "inspect", id, source: r.source, paramSets: r.paramSets });
+        const n = this.#slots.length;
+        this.#slots[i % n].worker.postMessage({
+          type: "inspect",
+          id,
+          source: r.source,
+          paramSets: r.paramSets,
+        });
+        // Inspection precedes a run: the other workers import the module meanwhile.
+        for (let k = 1; k < n; k++) {
+          this.#slots[(i + k) % n].worker.postMessage({ type: "preload", source: r.source });
+        }
       })
     ));
   }
@@ -195,12 +208,15 @@ export class WorkerPool implements TaskPool {
       if (!slot) break;
       this.#qHead++;
       slot.inflight.set(p.id, p);
-      if (!this.#isFast(p.key)) slot.slow++;
+      p.slow = !this.#isFast(p.key);
+      if (p.slow) slot.slow++;
       const j = p.job;
       const req: JobRequest = {
         id: p.id,
         source: j.source,
         params: j.params,
+        upstream: j.upstream,
+        runParams: j.runParams,
         runId: j.runId,
         taskId: j.taskId,
         attempt: j.attempt,
@@ -249,7 +265,7 @@ export class WorkerPool implements TaskPool {
     const p = slot.inflight.get(r.id);
     if (!p) return;
     slot.inflight.delete(r.id);
-    if (!this.#isFast(p.key)) slot.slow = Math.max(0, slot.slow - 1);
+    if (p.slow) slot.slow--;
     const dur = r.endedAt - r.startedAt;
     const prev = this.#speed.get(p.key);
     this.#speed.set(p.key, prev === undefined ? dur : prev * 0.8 + dur * 0.2);

@@ -1,14 +1,13 @@
 import type { Dag } from "../dag/types.ts";
 import type { Plan } from "../plan/build_plan.ts";
 import type { Clock } from "../lib/clock.ts";
+import { isoTimestamp } from "../lib/iso_time.ts";
 import type { Sleep } from "../lib/sleep.ts";
-import type { TaskPool } from "../pool/task_pool.ts";
-import type { JobOutcome } from "../pool/task_pool.ts";
+import type { JobHooks, JobOutcome, TaskPool, UpstreamOutput } from "../pool/task_pool.ts";
 import { EVENT_SCHEMA_VERSION, type RunEvent, type Trigger } from "../store/events.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import { nextDelay } from "./backoff.ts";
-import { mergePayload } from "./payload.ts";
 import type { EventSink, RunResult, TaskResult } from "./types.ts";
 
 /** Everything one execution needs. Sources are resolved and validated beforehand. */
@@ -66,6 +65,8 @@ class Execution {
   readonly waiting: Int32Array;
   readonly attempts: Int32Array;
   readonly outputs: (JsonObject | undefined)[];
+  /** Outputs as JSON text: what dependants' workers receive. */
+  readonly outputJson: (string | undefined)[];
   readonly errors: (string | undefined)[];
   readonly reusedFrom: (string | undefined)[];
   readonly base: { run_id: string; dag_name: string; tenant_id: string };
@@ -82,6 +83,7 @@ class Execution {
     this.waiting = new Int32Array(this.n);
     this.attempts = new Int32Array(this.n);
     this.outputs = new Array(this.n);
+    this.outputJson = new Array(this.n);
     this.errors = new Array(this.n);
     this.reusedFrom = new Array(this.n);
     this.base = { run_id: o.runId, dag_name: o.dag.name, tenant_id: o.dag.tenantId };
@@ -108,7 +110,9 @@ class Execution {
     for (let i = 0; i < n; i++) this.waiting[i] = o.plan.dependsOn[i].length;
     for (const i of o.plan.order) {
       const reused = o.reuse?.get(o.plan.ids[i]);
-      if (reused && this.state[i] === S.Pending) this.succeed(i, reused, 0);
+      if (reused && this.state[i] === S.Pending) {
+        this.succeed(i, reused, JSON.stringify(reused), 0);
+      }
     }
     for (const i of o.plan.order) {
       if (this.waiting[i] === 0 && this.state[i] === S.Pending) this.launch(i);
@@ -117,13 +121,17 @@ class Execution {
     return done;
   }
 
+  /** Emits a rare event: `fields` go between `timestamp` and the run fields. */
   emit(atMs: number, fields: Record<string, unknown>): void {
-    const event = {
-      timestamp: new Date(atMs).toISOString(),
+    this.push({
+      timestamp: isoTimestamp(atMs),
       ...fields,
       ...this.base,
       v: EVENT_SCHEMA_VERSION,
-    } as unknown as RunEvent;
+    } as unknown as RunEvent);
+  }
+
+  push(event: RunEvent): void {
     this.o.events.append(event);
     this.o.onEvent?.(event);
   }
@@ -135,26 +143,36 @@ class Execution {
     const attempt = ++this.attempts[i];
     this.state[i] = S.Running;
     const deps = o.plan.dependsOn[i];
-    const upstream = deps.map((d) => [o.plan.ids[d], this.outputs[d]!] as const);
-    const params = mergePayload(task.params, upstream, o.runParams);
-    const taskBase = { task_id: task.id, attempt };
+    const upstream = new Array<UpstreamOutput>(deps.length);
+    for (let k = 0; k < deps.length; k++) {
+      upstream[k] = [o.plan.ids[deps[k]], this.outputJson[deps[k]]!];
+    }
     o.pool.run({
       source: o.sources[i],
-      params,
+      params: task.params,
+      upstream,
+      runParams: o.runParams,
       runId: o.runId,
       taskId: task.id,
       attempt,
       timeoutMs: task.timeoutS !== undefined ? task.timeoutS * 1000 : undefined,
-    }, {
-      onStart: (at) =>
-        this.emit(at, {
-          event: "task_start",
-          ...taskBase,
-          workflow_ref: task.workflowRef,
-          params: task.params,
-        }),
-      onLog: (message, at) => this.emit(at, { event: "task_log", ...taskBase, message }),
-    }).then((outcome) => this.settle(i, attempt, outcome));
+    }, new TaskHooks(this, i, attempt)).then((outcome) => this.settle(i, attempt, outcome));
+  }
+
+  taskStarted(i: number, attempt: number, at: number): void {
+    const task = this.o.dag.tasks[i];
+    this.push({
+      timestamp: isoTimestamp(at),
+      event: "task_start",
+      task_id: task.id,
+      attempt,
+      workflow_ref: task.workflowRef,
+      params: task.params,
+      run_id: this.base.run_id,
+      dag_name: this.base.dag_name,
+      tenant_id: this.base.tenant_id,
+      v: EVENT_SCHEMA_VERSION,
+    });
   }
 
   settle(i: number, attempt: number, outcome: JobOutcome): void {
@@ -162,14 +180,19 @@ class Execution {
     const task = this.o.dag.tasks[i];
     const durationS = round3((outcome.endedAt - outcome.startedAt) / 1000);
     if (outcome.ok) {
-      this.emit(outcome.endedAt, {
+      this.push({
+        timestamp: isoTimestamp(outcome.endedAt),
         event: "task_ok",
         task_id: task.id,
         attempt,
         duration_s: durationS,
         output: outcome.output,
+        run_id: this.base.run_id,
+        dag_name: this.base.dag_name,
+        tenant_id: this.base.tenant_id,
+        v: EVENT_SCHEMA_VERSION,
       });
-      this.succeed(i, outcome.output, attempt);
+      this.succeed(i, outcome.output, outcome.outputJson, attempt);
       return;
     }
     const cancelled = outcome.ok === false && (outcome.cancelled || this.abort.signal.aborted);
@@ -209,10 +232,11 @@ class Execution {
     this.fail(i, message);
   }
 
-  succeed(i: number, output: JsonObject, attempt: number): void {
+  succeed(i: number, output: JsonObject, outputJson: string, attempt: number): void {
     const { o } = this;
     this.state[i] = S.Success;
     this.outputs[i] = output;
+    this.outputJson[i] = outputJson;
     if (attempt === 0) {
       this.reusedFrom[i] = o.retryOf;
       this.emit(o.clock.now().getTime(), {
@@ -325,6 +349,32 @@ class Execution {
       succeeded: this.counts.success,
       failed: this.counts.failed,
       skipped: this.counts.skipped,
+    });
+  }
+}
+
+/** Progress callbacks of one attempt; a class rather than closures, one per attempt. */
+class TaskHooks implements JobHooks {
+  readonly #run: Execution;
+  readonly #i: number;
+  readonly #attempt: number;
+
+  constructor(run: Execution, i: number, attempt: number) {
+    this.#run = run;
+    this.#i = i;
+    this.#attempt = attempt;
+  }
+
+  onStart(at: number): void {
+    this.#run.taskStarted(this.#i, this.#attempt, at);
+  }
+
+  onLog(message: string, at: number): void {
+    this.#run.emit(at, {
+      event: "task_log",
+      task_id: this.#run.o.plan.ids[this.#i],
+      attempt: this.#attempt,
+      message,
     });
   }
 }

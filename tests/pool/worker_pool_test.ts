@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { InlinePool, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
+import type { FromWorker, JobRequest, ToWorker } from "../../src/pool/protocol.ts";
+import type { WorkflowSource } from "../../src/workflows/registry.ts";
+
+/** A worker the test drives by hand: it records job messages and replies on demand. */
+class FakeWorker implements WorkerLike {
+  onmessage: ((e: MessageEvent<FromWorker>) => void) | null = null;
+  onerror: ((e: ErrorEvent) => void) | null = null;
+  batches: JobRequest[][] = [];
+  postMessage(msg: ToWorker): void {
+    if (msg.type === "jobs") this.batches.push(msg.jobs);
+  }
+  terminate(): void {}
+  finish(job: JobRequest, ms: number): void {
+    const startedAt = 1_000;
+    this.onmessage?.({
+      data: {
+        type: "report",
+        started: [],
+        logs: [],
+        results: [{ id: job.id, ok: true, outputJson: "{}", startedAt, endedAt: startedAt + ms }],
+      },
+    } as unknown as MessageEvent<FromWorker>);
+  }
+}
+
+const source: WorkflowSource = { kind: "builtin", name: "noop" };
+const job = (taskId: string) => ({ source, params: {}, runId: "r", taskId, attempt: 1 });
+const turn = () => new Promise<void>((r) => setTimeout(r, 0));
+
+Deno.test("WorkerPool pipelines jobs of a workflow once it has measured fast", async (t) => {
+  const fakes = [new FakeWorker(), new FakeWorker()];
+  let spawned = 0;
+  const pool = new WorkerPool({ size: 2, spawn: () => fakes[spawned++] });
+  const first = [pool.run(job("a")), pool.run(job("b"))];
+  await turn();
+  assert.deepEqual(fakes.map((f) => f.batches.map((b) => b.length)), [[1], [1]]);
+
+  await t.step("jobs dispatched while unmeasured do not block pipelining later", async () => {
+    // Both were dispatched as "not known fast"; the second ends after the first made
+    // the workflow fast. Each slot must still be free for pipelining afterwards.
+    fakes[0].finish(fakes[0].batches[0][0], 0.01);
+    fakes[1].finish(fakes[1].batches[0][0], 0.01);
+    await Promise.all(first);
+    const more = ["c", "d", "e", "f"].map((id) => pool.run(job(id)));
+    await turn();
+    assert.deepEqual(fakes.map((f) => f.batches[1].length), [2, 2]);
+    for (const f of fakes) for (const j of f.batches[1]) f.finish(j, 0.01);
+    await Promise.all(more);
+  });
+
+  await t.step("a slow result stops pipelining: one job at a time again", async () => {
+    const slow = pool.run(job("g"));
+    await turn();
+    const w = fakes.find((f) => f.batches.length === 3)!;
+    w.finish(w.batches[2][0], 50);
+    await slow;
+    const next = ["h", "i", "j"].map((id) => pool.run(job(id)));
+    await turn();
+    const sent = fakes.flatMap((f) => f.batches.slice(f === w ? 3 : 2));
+    assert.deepEqual(sent.map((b) => b.length), [1, 1], "one job per idle worker");
+    for (const f of fakes) f.finish(f.batches.at(-1)![0], 50);
+    await turn();
+    const last = fakes.flatMap((f) => f.batches.slice(f === w ? 4 : 3));
+    assert.deepEqual(last.map((b) => b.map((j) => j.taskId)), [["j"]]);
+    for (const f of fakes) {
+      if (f.batches.at(-1)![0].taskId === "j") f.finish(f.batches.at(-1)![0], 1);
+    }
+    await Promise.all(next);
+  });
+  await pool.close();
+});
+
+Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges them", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/echo.ts`;
+  await Deno.writeTextFile(path, "export default { run: (p: unknown) => ({ seen: p }) };\n");
+  const src: WorkflowSource = { kind: "file", name: "echo", path, url: `file://${path}` };
+  const pool = new InlinePool({ size: 2 });
+  try {
+    await t.step("keys become <upstream>__<key>; own params win", async () => {
+      const out = await pool.run({
+        source: src,
+        params: { own: 1, up__x: "mine" },
+        upstream: [["up", JSON.stringify({ x: "theirs", y: [1, 2] })], ["b", '{"z":null}']],
+        runParams: { day: "mon" },
+        runId: "r",
+        taskId: "t",
+        attempt: 1,
+      });
+      assert.ok(out.ok);
+      assert.deepEqual(out.output.seen, {
+        own: 1,
+        up__x: "mine",
+        up__y: [1, 2],
+        b__z: null,
+        run__day: "mon",
+      });
+      assert.equal(out.outputJson, JSON.stringify(out.output));
+    });
+    await t.step("broken upstream JSON fails the job, not the worker", async () => {
+      const bad = await pool.run({ ...job("t"), source: src, upstream: [["up", "{nope"]] });
+      assert.equal(bad.ok, false);
+      const good = await pool.run({ ...job("t2"), source: src });
+      assert.ok(good.ok);
+    });
+  } finally {
+    await pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
