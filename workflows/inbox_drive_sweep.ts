@@ -33,6 +33,8 @@ export default defineWorkflow<{ inbox_items: string; drive_items?: string }>({
       inbox_items: z.string().describe("Inbox items, one per line or separated by ';'"),
       drive_items: z.string().optional().describe("Drive files, one per line"),
     }),
+  // Pure computation: no file, network or environment access.
+  permissions: {},
   run(params, ctx) {
     const items = [...split(params.inbox_items), ...split(params.drive_items ?? "")]
       .map((text, i) => ({ text, score: score(text), order: i }))

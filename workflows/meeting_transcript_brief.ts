@@ -10,6 +10,8 @@ export default defineWorkflow<{ meeting_title: string; transcript?: string }>({
         "Transcript text; lines with TODO or ACTION become action items",
       ),
     }),
+  // Pure computation: no file, network or environment access.
+  permissions: {},
   run(params) {
     const p = params as Record<string, unknown>;
     const context = Object.entries(p)

@@ -13,6 +13,8 @@ export default defineWorkflow<{ start_date: string; end_date: string } & Record<
       message: "start_date must not be after end_date",
       path: ["end_date"],
     }),
+  // Pure computation: no file, network or environment access.
+  permissions: {},
   run(params) {
     const days = Math.round(
       (Date.parse(params.end_date) - Date.parse(params.start_date)) / DAY_MS,

@@ -5,7 +5,8 @@ import { WorkerPool } from "../pool/worker_pool.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
 import { EventLog } from "../store/event_log.ts";
 import { BUILTIN_WORKFLOWS } from "../workflows/builtin.gen.ts";
-import { WorkflowRegistry } from "../workflows/registry.ts";
+import { type SandboxOptions, WorkflowRegistry } from "../workflows/registry.ts";
+import { baseReadRoots, sandboxProfile } from "../workflows/permissions.ts";
 import type { CliIo } from "./io.ts";
 
 /**
@@ -36,17 +37,28 @@ export class AppContext {
     return this.#registry ??= WorkflowRegistry.scan(
       this.config.paths.workflowsDir,
       Object.keys(BUILTIN_WORKFLOWS),
+      { sandbox: this.#sandbox() },
     );
   }
 
   /** @returns The shared pool, sized by SCHED_MAX_PARALLEL. */
   pool(): TaskPool {
-    return this.#pool ??= new WorkerPool({ size: this.config.maxParallel });
+    const sandbox = this.#sandbox();
+    return this.#pool ??= new WorkerPool({
+      size: this.config.maxParallel,
+      defaultSandbox: sandbox && sandboxProfile(undefined, sandbox),
+    });
   }
 
   /** @returns The task-level event log at ORCH_EVENTS_PATH. */
   events(): EventLog {
     return this.#events ??= new EventLog(this.config.paths.eventsPath);
+  }
+
+  /** Least-privilege settings for plugin workers, unless ORCH_SANDBOX=off. */
+  #sandbox(): SandboxOptions | undefined {
+    if (!this.config.sandbox) return undefined;
+    return { cwd: this.io.cwd, baseRead: baseReadRoots(this.config.paths.workflowsDir) };
   }
 
   /** Flushes logs and stops the pool. */

@@ -18,6 +18,8 @@ export interface Config {
   readonly maxParallel: number;
   /** Scheduler tick interval in ms (`SCHED_TICK_MS`). */
   readonly tickMs: number;
+  /** Run plugins with least privilege (`ORCH_SANDBOX`, default on; `off` inherits all). */
+  readonly sandbox: boolean;
   /** Token that enables dashboard actions (`ORCH_DASHBOARD_TOKEN`); unset means read-only. */
   readonly dashboardToken?: string;
   /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
@@ -74,6 +76,14 @@ export function loadConfig(
     maxParallel: positiveInt(env, "SCHED_MAX_PARALLEL", 3),
     tickMs: positiveInt(env, "SCHED_TICK_MS", 1000),
     dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
+    sandbox: sandboxSetting(env.ORCH_SANDBOX),
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
   });
+}
+
+function sandboxSetting(raw: string | undefined): boolean {
+  const v = raw?.trim().toLowerCase();
+  if (!v || v === "on" || v === "1" || v === "true") return true;
+  if (v === "off" || v === "0" || v === "false") return false;
+  throw new ConfigError("ORCH_SANDBOX", `Cannot read ORCH_SANDBOX="${raw}": expected on or off`);
 }

@@ -4,7 +4,22 @@ import type { JsonObject, TaskContext } from "../workflows/types.ts";
 // other run semantics, and workers apply it.
 import { mergePayload } from "../run/payload.ts";
 import type { LoadedWorkflow, WorkflowLoader } from "./_workflow_loader.ts";
+import { explainDenial } from "../workflows/permissions.ts";
+import { redact, resolveSecrets } from "../workflows/secrets.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker } from "./protocol.ts";
+
+/** Most log lines (ctx.log and captured console output) kept per attempt. */
+const MAX_LOG_LINES = 1000;
+/** Longest log line kept, in characters. */
+const MAX_LOG_CHARS = 8192;
+
+/** The attempt the pump is waiting on: uncaught errors and console output belong to it. */
+interface Current {
+  job: JobRequest;
+  name: string;
+  startedAt: number;
+  abandon(): void;
+}
 
 function now(): number {
   return performance.timeOrigin + performance.now();
@@ -30,6 +45,10 @@ export class SerialJobRunner {
   #logs: { id: number; at: number; message: string }[] = [];
   #results: JobResult[] = [];
   readonly #controllers = new Map<number, AbortController>();
+  /** Secret values substituted into a job's params, hidden from everything it reports. */
+  readonly #secrets = new Map<number, string[]>();
+  readonly #logCount = new Map<number, number>();
+  #current: Current | undefined;
 
   /**
    * @param loader Imports and caches workflow modules.
@@ -87,7 +106,11 @@ export class SerialJobRunner {
         if (pending) {
           // Report what finished before waiting, so fast results never wait on a slow one.
           this.#flush();
-          await pending;
+          let abandon!: () => void;
+          const abandoned = new Promise<void>((r) => abandon = r);
+          this.#current = { job, name: wf.name, startedAt: now(), abandon };
+          await Promise.race([pending, abandoned]);
+          this.#current = undefined;
         }
       }
     } finally {
@@ -106,17 +129,19 @@ export class SerialJobRunner {
     const ctx = this.#context(job);
     let out: unknown;
     this.#inSync = true;
+    this.#current = { job, name: wf.name, startedAt, abandon() {} };
     try {
-      out = wf.run(jobParams(job), ctx);
+      out = wf.run(this.#params(job), ctx);
       if (!isThenable(out)) {
         this.#succeed(job, wf.name, startedAt, out);
         return;
       }
     } catch (err) {
-      this.#fail(job, startedAt, err);
+      this.#fail(job, startedAt, err, wf.name);
       return;
     } finally {
       this.#inSync = false;
+      this.#current = undefined;
     }
     if (job.timeoutMs === undefined) {
       this.#started.push({ id: job.id, at: startedAt });
@@ -124,14 +149,64 @@ export class SerialJobRunner {
     }
     return Promise.resolve(out).then(
       (v) => this.#succeed(job, wf.name, startedAt, v),
-      (err) => this.#fail(job, startedAt, err),
+      (err) => this.#fail(job, startedAt, err, wf.name),
     );
+  }
+
+  /** Own params with `${env:NAME}` resolved (env access as declared), merged with upstream. */
+  #params(job: JobRequest): JsonObject {
+    if (!hasRef(job.params) && !hasRef(job.runParams)) return jobParams(job);
+    const own = resolveSecrets(job.params, (k) => Deno.env.get(k));
+    const run = job.runParams ? resolveSecrets(job.runParams, (k) => Deno.env.get(k)) : undefined;
+    const secrets = [...own.secrets, ...(run?.secrets ?? [])];
+    if (secrets.length) this.#secrets.set(job.id, secrets);
+    return jobParams({ ...job, params: own.params, runParams: run?.params });
+  }
+
+  /**
+   * Fails the attempt being awaited because of an error thrown outside it (an uncaught
+   * exception or rejection in the worker). The pump moves on to the next job.
+   * @param err What was thrown.
+   * @returns Whether an attempt was failed.
+   */
+  failCurrent(err: unknown): boolean {
+    const c = this.#current;
+    if (!c) return false;
+    this.#current = undefined;
+    const e = toPlainError(err);
+    this.#fail(
+      c.job,
+      c.startedAt,
+      { name: e.name, message: `Uncaught in workflow: ${e.message}` },
+      c.name,
+    );
+    c.abandon();
+    return true;
+  }
+
+  /**
+   * Records a console line written by a workflow as a log line of the running attempt.
+   * @param message The text.
+   */
+  console(message: string): void {
+    const c = this.#current;
+    if (c) this.#log(c.job.id, message);
+  }
+
+  #log(id: number, message: string): void {
+    const n = (this.#logCount.get(id) ?? 0) + 1;
+    this.#logCount.set(id, n);
+    if (n > MAX_LOG_LINES + 1) return;
+    let text = n > MAX_LOG_LINES ? `(more log lines dropped after ${MAX_LOG_LINES})` : message;
+    if (text.length > MAX_LOG_CHARS) text = text.slice(0, MAX_LOG_CHARS) + "... (truncated)";
+    const secrets = this.#secrets.get(id);
+    this.#logs.push({ id, at: now(), message: secrets ? redact(text, secrets) : text });
+    this.#scheduleFlush();
   }
 
   #context(job: JobRequest): TaskContext {
     const controllers = this.#controllers;
-    const logs = this.#logs;
-    const schedule = () => this.#scheduleFlush();
+    const log = (m: string) => this.#log(job.id, m);
     return {
       runId: job.runId,
       taskId: job.taskId,
@@ -142,8 +217,7 @@ export class SerialJobRunner {
         return c.signal;
       },
       log(message: string): void {
-        logs.push({ id: job.id, at: now(), message: String(message) });
-        schedule();
+        log(String(message));
       },
     };
   }
@@ -165,15 +239,26 @@ export class SerialJobRunner {
     if (problem) {
       const error = { name: "OutputError", message: `Workflow "${name}" ${problem}` };
       this.#finish({ id: job.id, ok: false, error, startedAt, endedAt });
-    } else this.#finish({ id: job.id, ok: true, outputJson, startedAt, endedAt });
+    } else {
+      const secrets = this.#secrets.get(job.id);
+      if (secrets) outputJson = redact(outputJson!, secrets);
+      this.#finish({ id: job.id, ok: true, outputJson, startedAt, endedAt });
+    }
   }
 
-  #fail(job: JobRequest, startedAt: number, err: unknown): void {
-    this.#finish({ id: job.id, ok: false, error: toPlainError(err), startedAt, endedAt: now() });
+  #fail(job: JobRequest, startedAt: number, err: unknown, name?: string): void {
+    const e = toPlainError(err);
+    let message = name ? explainDenial(name, e.message) : e.message;
+    const secrets = this.#secrets.get(job.id);
+    if (secrets) message = redact(message, secrets);
+    const error = { name: e.name, message };
+    this.#finish({ id: job.id, ok: false, error, startedAt, endedAt: now() });
   }
 
   #finish(result: JobResult): void {
     this.#controllers.delete(result.id);
+    this.#secrets.delete(result.id);
+    this.#logCount.delete(result.id);
     this.#results.push(result);
     // While the pump runs synchronous jobs it flushes before it waits or stops; a
     // timer here would only wake the worker for nothing.
@@ -212,6 +297,13 @@ function jobParams(job: JobRequest): JsonObject {
     outputs[k] = [id, JSON.parse(json)];
   }
   return mergePayload(job.params, outputs, runParams);
+}
+
+function hasRef(v: unknown): boolean {
+  if (typeof v === "string") return v.includes("${env:");
+  if (!v || typeof v !== "object") return false;
+  for (const x of Object.values(v)) if (hasRef(x)) return true;
+  return false;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

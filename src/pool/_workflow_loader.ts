@@ -2,6 +2,7 @@ import { z } from "zod";
 import { toPlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject, TaskContext } from "../workflows/types.ts";
+import { type WorkflowPermissions, WorkflowPermissionsSchema } from "../workflows/permissions.ts";
 import type { WorkflowInfo } from "./protocol.ts";
 
 /** A workflow module after import and shape checks. */
@@ -9,6 +10,7 @@ export interface LoadedWorkflow {
   name: string;
   description?: string;
   schema?: z.ZodType;
+  permissions?: WorkflowPermissions;
   run(params: JsonObject, ctx: TaskContext): unknown;
 }
 
@@ -70,7 +72,13 @@ export class WorkflowLoader {
       } catch {
         paramsSchema = undefined;
       }
-      return { name: source.name, description: wf.description, paramsSchema, issues };
+      return {
+        name: source.name,
+        description: wf.description,
+        paramsSchema,
+        permissions: wf.permissions,
+        issues,
+      };
     } catch (err) {
       return { name: source.name, issues: [], error: toPlainError(err) };
     }
@@ -103,11 +111,19 @@ export class WorkflowLoader {
     if (schema !== undefined && typeof (schema as z.ZodType).safeParse !== "function") {
       throw loadError(source.name, where, "params must be a zod schema or (z) => schema");
     }
+    const perms = WorkflowPermissionsSchema.safeParse(def.permissions ?? {});
+    if (!perms.success) {
+      const why = perms.error.issues.map((i) =>
+        `${["permissions", ...i.path].join(".")}: ${i.message}`
+      );
+      throw loadError(source.name, where, why.join("; "));
+    }
     const run = def.run as LoadedWorkflow["run"];
     return {
       name: source.name,
       description: typeof def.description === "string" ? def.description : undefined,
       schema,
+      permissions: perms.data,
       run: (params, ctx) => run.call(def, params, ctx),
     };
   }

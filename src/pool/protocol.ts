@@ -6,6 +6,7 @@
 import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
+import type { WorkflowPermissions } from "../workflows/permissions.ts";
 
 /** One attempt of one task, as sent to a worker. */
 export interface JobRequest {
@@ -41,6 +42,8 @@ export interface WorkflowInfo {
   description?: string;
   /** JSON Schema of the params, when the workflow declares a zod schema. */
   paramsSchema?: unknown;
+  /** What the workflow declared it may touch. */
+  permissions?: WorkflowPermissions;
   /** For each param set inspected, the problems found (empty when valid). */
   issues: string[][];
   /** Set when the module could not be loaded or has no `run`. */

@@ -1,5 +1,6 @@
 import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
+import type { SandboxProfile } from "../workflows/permissions.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
@@ -32,6 +33,9 @@ interface Pending {
 
 interface Slot {
   worker: WorkerLike;
+  /** Key of the sandbox its worker runs in ("" for inherit). */
+  profile: string;
+  sandbox?: SandboxProfile;
   inflight: Map<number, Pending>;
   /** In-flight jobs that were not known to be fast when dispatched. */
   slow: number;
@@ -41,8 +45,13 @@ interface Slot {
 export interface WorkerPoolOptions {
   /** Number of workers: the bound on attempts running at once. */
   size: number;
-  /** Creates one worker. Default: a module Web Worker running `worker_main.ts`. */
-  spawn?: () => WorkerLike;
+  /**
+   * Creates one worker in a sandbox (undefined: inherit the process's permissions).
+   * Default: a module Web Worker running `worker_main.ts` with those Deno permissions.
+   */
+  spawn?: (sandbox?: SandboxProfile) => WorkerLike;
+  /** Sandbox of jobs whose source has none, and of inspections. Default: inherit. */
+  defaultSandbox?: SandboxProfile;
 }
 
 /**
@@ -53,6 +62,11 @@ export interface WorkerPoolOptions {
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
  * pipelined, up to 64 per worker in one message, which amortises the cross-thread cost
  * without letting a slow job hold others back.
+ *
+ * Sandboxes: a job runs in a worker whose Deno permissions are its workflow's profile
+ * (`source.sandbox`). Workers are shared by jobs of the same profile; when a job needs a
+ * profile no worker has, an idle worker is replaced by one with that profile, so the pool
+ * never holds more than `size` workers. Inspections run in the default profile.
  *
  * Timeouts are timed on this thread from the moment the worker reports the start. A
  * timed-out worker is replaced at once, because `terminate()` cannot stop a synchronous
@@ -68,7 +82,10 @@ export class WorkerPool implements TaskPool {
   #dispatchScheduled = false;
   #speed = new Map<string, number>();
   #inspections = new Map<number, (info: WorkflowInfo) => void>();
-  #spawn: () => WorkerLike;
+  #spawn: (sandbox?: SandboxProfile) => WorkerLike;
+  #defaultSandbox?: SandboxProfile;
+  #inspector?: WorkerLike;
+  #wire = new WeakMap<WorkflowSource, WorkflowSource>();
   #closed = false;
   #leaked = 0;
 
@@ -79,13 +96,15 @@ export class WorkerPool implements TaskPool {
     }
     this.size = options.size;
     this.#spawn = options.spawn ?? spawnWebWorker;
+    this.#defaultSandbox = options.defaultSandbox;
     for (let i = 0; i < options.size; i++) {
       const slot: Slot = {
         worker: undefined as unknown as WorkerLike,
+        profile: "",
         inflight: new Map(),
         slow: 0,
       };
-      this.#attach(slot);
+      this.#attach(slot, this.#defaultSandbox);
       this.#slots.push(slot);
     }
   }
@@ -98,7 +117,8 @@ export class WorkerPool implements TaskPool {
   run(job: Job, hooks?: JobHooks): Promise<JobOutcome> {
     if (this.#closed) return Promise.resolve(cancelled(`Pool is closed`));
     return new Promise((resolve) => {
-      const key = job.source.kind === "file" ? job.source.url : job.source.name;
+      const key = (job.source.sandbox?.key ?? "") + "|" +
+        (job.source.kind === "file" ? job.source.url : job.source.name);
       this.#queue.push({
         id: this.#nextId++,
         job,
@@ -121,16 +141,14 @@ export class WorkerPool implements TaskPool {
       new Promise<WorkflowInfo>((resolve) => {
         const id = this.#nextId++;
         this.#inspections.set(id, resolve);
-        const n = this.#slots.length;
-        this.#slots[i % n].worker.postMessage({
-          type: "inspect",
-          id,
-          source: r.source,
-          paramSets: r.paramSets,
-        });
+        const source = this.#wireSource(r.source);
+        // Only workers in the default sandbox load a module before its profile is known.
+        const plain = this.#slots.filter((s) => s.profile === this.#defaultKey);
+        const target = plain.length ? plain[i % plain.length].worker : this.#inspectorWorker();
+        target.postMessage({ type: "inspect", id, source, paramSets: r.paramSets });
         // Inspection precedes a run: the other workers import the module meanwhile.
-        for (let k = 1; k < n; k++) {
-          this.#slots[(i + k) % n].worker.postMessage({ type: "preload", source: r.source });
+        for (const s of plain) {
+          if (s.worker !== target) s.worker.postMessage({ type: "preload", source });
         }
       })
     ));
@@ -157,6 +175,7 @@ export class WorkerPool implements TaskPool {
       slot.worker.onerror = null;
       slot.worker.terminate();
     }
+    this.#inspector?.terminate();
     for (let i = this.#qHead; i < this.#queue.length; i++) {
       this.#settle(this.#queue[i], cancelled("Pool closed"));
     }
@@ -165,11 +184,46 @@ export class WorkerPool implements TaskPool {
     return Promise.resolve();
   }
 
-  #attach(slot: Slot): void {
-    const worker = this.#spawn();
+  get #defaultKey(): string {
+    return this.#defaultSandbox?.key ?? "";
+  }
+
+  #attach(slot: Slot, sandbox: SandboxProfile | undefined): void {
+    const worker = this.#spawn(sandbox);
     worker.onmessage = (e) => this.#onMessage(slot, e.data);
     worker.onerror = (e) => this.#onError(slot, e);
     slot.worker = worker;
+    slot.profile = sandbox?.key ?? "";
+    slot.sandbox = sandbox;
+  }
+
+  /** A worker in the default sandbox for inspections, when every slot has another profile. */
+  #inspectorWorker(): WorkerLike {
+    if (!this.#inspector) {
+      const w = this.#spawn(this.#defaultSandbox);
+      w.onmessage = (e) => {
+        const msg = e.data;
+        if (msg.type === "inspected") {
+          this.#inspections.get(msg.id)?.(msg.info);
+          this.#inspections.delete(msg.id);
+        }
+      };
+      w.onerror = (e) => e.preventDefault();
+      this.#inspector = w;
+    }
+    return this.#inspector;
+  }
+
+  /** The source as sent to workers: without the sandbox, which only the pool needs. */
+  #wireSource(source: WorkflowSource): WorkflowSource {
+    if (!source.sandbox) return source;
+    let w = this.#wire.get(source);
+    if (!w) {
+      const { sandbox: _, ...rest } = source;
+      w = rest as WorkflowSource;
+      this.#wire.set(source, w);
+    }
+    return w;
   }
 
   #scheduleDispatch(): void {
@@ -185,13 +239,27 @@ export class WorkerPool implements TaskPool {
 
   #pick(p: Pending): Slot | undefined {
     const fast = this.#isFast(p.key);
+    const sandbox = p.job.source.sandbox ?? this.#defaultSandbox;
+    const profile = sandbox?.key ?? "";
     let best: Slot | undefined;
+    let idleOther: Slot | undefined;
     for (const s of this.#slots) {
       const n = s.inflight.size;
+      if (s.profile !== profile) {
+        if (n === 0 && !idleOther) idleOther = s;
+        continue;
+      }
       const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
       if (ok && (!best || n < best.inflight.size)) best = s;
     }
-    return best;
+    if (best || !idleOther) return best;
+    // No worker has this sandbox: swap an idle one (it is idle, so terminate() stops it).
+    const old = idleOther.worker;
+    old.onmessage = null;
+    old.onerror = null;
+    old.terminate();
+    this.#attach(idleOther, sandbox);
+    return idleOther;
   }
 
   #dispatch(): void {
@@ -213,7 +281,7 @@ export class WorkerPool implements TaskPool {
       const j = p.job;
       const req: JobRequest = {
         id: p.id,
-        source: j.source,
+        source: this.#wireSource(j.source),
         params: j.params,
         upstream: j.upstream,
         runParams: j.runParams,
@@ -328,7 +396,7 @@ export class WorkerPool implements TaskPool {
     old.terminate();
     this.#leaked++;
     if (this.#closed) return;
-    this.#attach(slot);
+    this.#attach(slot, slot.sandbox);
     for (const p of requeue) p.started = false;
     this.#queue.splice(this.#qHead, 0, ...requeue);
     this.#scheduleDispatch();
@@ -353,6 +421,12 @@ function cancelled(reason: string): JobOutcome {
   };
 }
 
-function spawnWebWorker(): WorkerLike {
-  return new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" });
+function spawnWebWorker(sandbox?: SandboxProfile): WorkerLike {
+  const url = new URL("./worker_main.ts", import.meta.url);
+  if (!sandbox) return new Worker(url, { type: "module" });
+  // Needs --unstable-worker-options (deno.json "unstable": ["worker-options"]).
+  return new Worker(url, {
+    type: "module",
+    deno: { permissions: sandbox.permissions },
+  } as WorkerOptions);
 }

@@ -4,6 +4,7 @@ import { buildPlan, type Plan } from "../plan/build_plan.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
 import { ParamsInvalidError, WorkflowLoadError } from "../workflows/errors.ts";
 import type { WorkflowRegistry, WorkflowSource } from "../workflows/registry.ts";
+import { sandboxProfile } from "../workflows/permissions.ts";
 
 /** A DAG that passed every check and is ready to execute or to print as a plan. */
 export interface PreparedRun {
@@ -57,5 +58,16 @@ export async function prepareRun(
     });
   });
   if (problems.length) throw new ParamsInvalidError(dag.name, problems);
+  const sandbox = deps.registry.sandbox;
+  if (sandbox) {
+    // Each task's attempts run in a worker limited to what its workflow declared.
+    infos.forEach((info, g) => {
+      const withSandbox = {
+        ...sources[groups[g][0]],
+        sandbox: sandboxProfile(info.permissions, sandbox),
+      };
+      for (const i of groups[g]) sources[i] = withSandbox;
+    });
+  }
   return { dag, plan, sources };
 }

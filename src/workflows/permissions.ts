@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 /**
@@ -99,4 +100,21 @@ export function explainDenial(workflow: string, message: string): string {
   if (!m || !KIND_FIELD[m[1]]) return message;
   return `Workflow "${workflow}" needs ${m[1]} access to ${m[2]}: ` +
     `declare it in permissions.${KIND_FIELD[m[1]]}`;
+}
+
+/**
+ * Directories every plugin worker must read: orch's own modules (the worker entry, the
+ * plugin API, `mod.ts`), the built-in workflows, and the user's workflows directory. In a
+ * compiled binary orch's modules are embedded and need no read access.
+ * @param workflowsDir Absolute path of WORKFLOWS_DIR.
+ * @returns Absolute paths.
+ */
+export function baseReadRoots(workflowsDir: string): string[] {
+  const roots = [workflowsDir];
+  const here = new URL("../../", import.meta.url);
+  if (here.protocol === "file:") {
+    const repo = fileURLToPath(here).replace(/\/$/, "");
+    roots.push(`${repo}/src`, `${repo}/workflows`, `${repo}/mod.ts`);
+  }
+  return roots;
 }

@@ -3,18 +3,31 @@ import { pathToFileURL } from "node:url";
 import { suggest } from "../lib/suggest.ts";
 import { NAME_PATTERN } from "../dag/schema.ts";
 import { UnknownWorkflowError } from "./errors.ts";
+import type { SandboxProfile } from "./permissions.ts";
 
 /** Where a workflow's code comes from. Structured-cloneable: it crosses into workers. */
 export type WorkflowSource =
-  | {
-    readonly kind: "file";
-    readonly name: string;
-    /** Absolute path of the plugin file. */
-    readonly path: string;
-    /** `file:` URL with the file's mtime as query, so an edited plugin is re-imported. */
-    readonly url: string;
-  }
-  | { readonly kind: "builtin"; readonly name: string };
+  & (
+    | {
+      readonly kind: "file";
+      readonly name: string;
+      /** Absolute path of the plugin file. */
+      readonly path: string;
+      /** `file:` URL with the file's mtime as query, so an edited plugin is re-imported. */
+      readonly url: string;
+    }
+    | { readonly kind: "builtin"; readonly name: string }
+  )
+  & {
+    /** The worker sandbox its attempts run in (set by `prepareRun`); absent: inherit. */
+    readonly sandbox?: SandboxProfile;
+  };
+
+/** How `prepareRun` builds sandboxes: paths resolve against `cwd`; `baseRead` is always readable. */
+export interface SandboxOptions {
+  readonly cwd: string;
+  readonly baseRead: readonly string[];
+}
 
 const PLUGIN_FILE = /^(.+)\.(ts|js|mts|mjs)$/;
 const EXT_RANK: Record<string, number> = { ts: 0, mts: 1, js: 2, mjs: 3 };
@@ -26,10 +39,16 @@ const EXT_RANK: Record<string, number> = { ts: 0, mts: 1, js: 2, mjs: 3 };
  */
 export class WorkflowRegistry {
   readonly #sources: ReadonlyMap<string, WorkflowSource>;
+  /** When set, every workflow runs in a worker limited to its declared permissions. */
+  readonly sandbox?: SandboxOptions;
 
-  /** @param sources Sources by workflow name. */
-  constructor(sources: ReadonlyMap<string, WorkflowSource>) {
+  /**
+   * @param sources Sources by workflow name.
+   * @param sandbox Sandbox settings; absent means workers inherit the process's permissions.
+   */
+  constructor(sources: ReadonlyMap<string, WorkflowSource>, sandbox?: SandboxOptions) {
     this.#sources = sources;
+    this.sandbox = sandbox;
   }
 
   /**
@@ -37,9 +56,14 @@ export class WorkflowRegistry {
    * A missing directory is not an error: only the built-ins are then available.
    * @param dir Absolute path of the workflows directory.
    * @param builtins Names of the built-in workflows.
+   * @param options `sandbox`: run plugins with least privilege (see {@link SandboxOptions}).
    * @returns The registry.
    */
-  static async scan(dir: string, builtins: Iterable<string>): Promise<WorkflowRegistry> {
+  static async scan(
+    dir: string,
+    builtins: Iterable<string>,
+    options: { sandbox?: SandboxOptions } = {},
+  ): Promise<WorkflowRegistry> {
     const found = new Map<string, { source: WorkflowSource; rank: number }>();
     let entries: Deno.DirEntry[] = [];
     try {
@@ -63,7 +87,8 @@ export class WorkflowRegistry {
     const sources = new Map<string, WorkflowSource>();
     for (const name of builtins) sources.set(name, { kind: "builtin", name });
     for (const [name, f] of found) sources.set(name, f.source);
-    return new WorkflowRegistry(new Map([...sources].sort((a, b) => a[0].localeCompare(b[0]))));
+    const sorted = new Map([...sources].sort((a, b) => a[0].localeCompare(b[0])));
+    return new WorkflowRegistry(sorted, options.sandbox);
   }
 
   /** @returns Every workflow name, sorted. */

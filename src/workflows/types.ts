@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { WorkflowPermissions } from "./permissions.ts";
 
 /** A JSON object: what a workflow returns and what params are. */
 export type JsonObject = Record<string, unknown>;
@@ -26,6 +27,11 @@ export interface Workflow<P extends JsonObject = JsonObject> {
   description?: string;
   /** Schema the task's own params must satisfy before the run starts. */
   params?: ParamsSchema;
+  /**
+   * What the workflow may touch; its worker gets exactly this (least privilege when
+   * absent). Env names listed here may also be used in params as `${env:NAME}`.
+   */
+  permissions?: WorkflowPermissions;
   /**
    * Does the work. Receives the task's params merged with upstream outputs
    * (`<upstream>__<key>`) and returns a JSON object (or a promise of one).
