@@ -1,5 +1,5 @@
 /**
- * Small shared building blocks: errors, clock, sleep, ids and suggestions.
+ * Small shared building blocks: errors, clock, sleep, ids, suggestions and hardened YAML parsing.
  * @module
  */
 export { OrchestratorError, type PlainError, toPlainError } from "./errors.ts";
@@ -7,3 +7,11 @@ export { type Clock, ManualClock, systemClock } from "./clock.ts";
 export { type Sleep, sleep } from "./sleep.ts";
 export { newRunId } from "./ids.ts";
 export { editDistance, suggest } from "./suggest.ts";
+export {
+  describeYamlError,
+  MAX_YAML_ALIASES,
+  MAX_YAML_FLOW_DEPTH,
+  type ParsedYaml,
+  parseYaml,
+  type YamlProblem,
+} from "./yaml.ts";
