@@ -177,7 +177,8 @@ async function checkDag(
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [`Cannot find DAG file "${dagPath}"`];
     // A path the OS refuses (too long, a NUL byte, no permission) is the file's problem.
-    return [`Cannot read DAG file ${JSON.stringify(dagPath)}: ${(err as Error).message}`];
+    const why = JSON.stringify((err as Error).message).slice(1, -1); // escapes control bytes
+    return [`Cannot read DAG file ${JSON.stringify(dagPath)}: ${why}`];
   }
   if (!validateDag) return [];
   return (await validateDag(dagPath)).map((m) => `Invalid DAG "${dagPath}": ${m}`);

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
-import { loadDag } from "../../src/dag/mod.ts";
-import { OrchestratorError } from "../../src/lib/mod.ts";
-import { buildPlan } from "../../src/plan/mod.ts";
 import {
   cronProblem,
   loadSchedules,
@@ -20,17 +17,7 @@ import {
   TRAVERSAL,
   yamlValue,
 } from "./_fuzz.ts";
-
-/** The DAG check the CLI injects: load, validate and plan. */
-async function validateDag(path: string): Promise<string[]> {
-  try {
-    buildPlan(await loadDag(path));
-    return [];
-  } catch (err) {
-    if (err instanceof OrchestratorError) return [err.message.split("\n")[0]];
-    throw err;
-  }
-}
+import { validateDag } from "../helpers/validate_dag.ts";
 
 /** One temp project with a valid and an invalid DAG; each case rewrites `schedules/a.yaml`. */
 async function withProject(fn: (load: (text: string) => Promise<string>) => Promise<void>) {
