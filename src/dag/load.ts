@@ -98,8 +98,12 @@ function fromZod(zi: z.core.$ZodIssue, raw: unknown, locate: Locate): DagIssue[]
   return [{ path: pathText(path), message, taskId, ...at }];
 }
 
+/** Unknown dependencies that get a did-you-mean; each hint scans every task id. */
+const MAX_HINTS = 50;
+
 function crossTaskIssues(dag: DagInput, locate: Locate): DagIssue[] {
   const issues: DagIssue[] = [];
+  let hints = MAX_HINTS;
   const ids = new Set<string>();
   dag.tasks.forEach((t, i) => {
     if (ids.has(t.id)) {
@@ -126,7 +130,7 @@ function crossTaskIssues(dag: DagInput, locate: Locate): DagIssue[] {
       if (dep === t.id) {
         issue(`depends on itself`);
       } else if (!ids.has(dep)) {
-        const hint = suggest(dep, ids);
+        const hint = hints-- > 0 ? suggest(dep, ids) : [];
         const dym = hint.length ? `; did you mean "${hint[0]}"?` : "";
         issue(`depends on unknown task "${dep}"${dym}`);
       } else if (seen.has(dep)) {

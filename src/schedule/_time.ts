@@ -6,14 +6,15 @@ const UNITS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: MINUTE_M
 /**
  * Parses a duration such as `30m`, `2h`, `1d` or `1h30m`.
  * @param text The duration.
- * @returns Milliseconds, or `null` when the text is not a positive duration.
+ * @returns Milliseconds, or `null` when the text is not a positive duration that a
+ *   safe integer can hold.
  */
 export function parseDuration(text: string): number | null {
   const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/.exec(text.trim());
   if (!match || text.trim() === "") return null;
   const [, d, h, m] = match;
   const ms = Number(d ?? 0) * UNITS.d + Number(h ?? 0) * UNITS.h + Number(m ?? 0) * UNITS.m;
-  return ms > 0 ? ms : null;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
-import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isSeq, type Node, type YAMLMap } from "yaml";
 import type { z } from "zod";
-import { suggest } from "../lib/mod.ts";
+import { describeYamlError, MAX_YAML_ALIASES, parseYaml, suggest } from "../lib/mod.ts";
 import { type ScheduleIssue, ScheduleValidationError } from "./errors.ts";
 import { localTimezone, parseDuration } from "./_time.ts";
 import { type Schedule, SCHEDULE_KEYS, type ScheduleEntry, scheduleEntrySchema } from "./schema.ts";
@@ -16,10 +16,11 @@ export interface LoadSchedulesOptions {
   validateDag?: (absPath: string) => Promise<string[]>;
 }
 
-/** Most aliases a schedule file may expand (guards against "billion laughs"). */
-const MAX_ALIASES = 100;
-
-type Located = { file: string; lineCounter: LineCounter; scheduleId?: string };
+type Located = {
+  file: string;
+  pos: (offset: number) => { line: number; column: number };
+  scheduleId?: string;
+};
 
 /**
  * Loads every `*.yaml` and `*.yml` file of `dir` (each a YAML list of schedules), in
@@ -42,7 +43,8 @@ export async function loadSchedules(
   const dagNodes = new Map<string, { at: Located; node: Node }>();
   const seen = new Map<string, Schedule["source"]>();
   for (const file of files) {
-    const text = await Deno.readTextFile(file);
+    const text = await readScheduleFile(file, issues);
+    if (text === null) continue;
     for (const { raw, entry, node, at } of parseFile(file, text, issues)) {
       const source = { file, ...pos(at, node) };
       if (typeof raw.dag === "string" && raw.dag !== "") {
@@ -97,19 +99,34 @@ async function listScheduleFiles(dir: string, issues: ScheduleIssue[]): Promise<
   return names.sort().map((n) => join(dir, n));
 }
 
+/** Largest schedule file accepted, in bytes (as for DAG files). */
+const MAX_SCHEDULE_BYTES = 16 * 1024 * 1024;
+
+async function readScheduleFile(file: string, issues: ScheduleIssue[]): Promise<string | null> {
+  try {
+    const { size } = await Deno.stat(file);
+    if (size > MAX_SCHEDULE_BYTES) {
+      throw new Error(`file is ${size} bytes, the limit is ${MAX_SCHEDULE_BYTES}`);
+    }
+    return await Deno.readTextFile(file);
+  } catch (err) {
+    const message = `Cannot read file: ${(err as Error).message}`;
+    issues.push({ file, line: 0, column: 0, path: "", message });
+    return null;
+  }
+}
+
 function* parseFile(
   file: string,
   text: string,
   issues: ScheduleIssue[],
 ): Generator<{ raw: Record<string, unknown>; entry?: ScheduleEntry; node: YAMLMap; at: Located }> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const fileAt: Located = { file, lineCounter };
-  for (const err of doc.errors) {
-    const { line, col } = lineCounter.linePos(err.pos[0]);
-    issues.push({ file, line, column: col, path: "", message: err.message.split("\n")[0] });
+  const { doc, problems, pos } = parseYaml(text);
+  const fileAt: Located = { file, pos };
+  for (const p of problems) {
+    issues.push({ file, line: p.line ?? 1, column: p.column ?? 1, path: "", message: p.message });
   }
-  if (doc.errors.length > 0 || doc.contents === null) return;
+  if (!doc || problems.length > 0 || doc.contents === null) return;
   if (!isSeq(doc.contents)) {
     issues.push(issue(fileAt, doc.contents, "", "Expected a list of schedules"));
     return;
@@ -121,9 +138,9 @@ function* parseFile(
     }
     let raw: Record<string, unknown>;
     try {
-      raw = item.toJS(doc, { maxAliasCount: MAX_ALIASES });
+      raw = item.toJS(doc, { maxAliasCount: MAX_YAML_ALIASES });
     } catch (err) {
-      issues.push(issue(fileAt, item, `[${index}]`, String((err as Error).message ?? err)));
+      issues.push(issue(fileAt, item, `[${index}]`, describeYamlError(err)));
       continue;
     }
     const at = { ...fileAt, scheduleId: typeof raw.id === "string" ? raw.id : undefined };
@@ -159,7 +176,9 @@ async function checkDag(
     if (!info.isFile) return [`DAG path "${dagPath}" is not a file`];
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [`Cannot find DAG file "${dagPath}"`];
-    throw err;
+    // A path the OS refuses (too long, a NUL byte, no permission) is the file's problem.
+    const why = JSON.stringify((err as Error).message).slice(1, -1); // escapes control bytes
+    return [`Cannot read DAG file ${JSON.stringify(dagPath)}: ${why}`];
   }
   if (!validateDag) return [];
   return (await validateDag(dagPath)).map((m) => `Invalid DAG "${dagPath}": ${m}`);
@@ -187,9 +206,7 @@ function toSchedule(
 }
 
 function pos(at: Located, node: Node | null | undefined): { line: number; column: number } {
-  const offset = node?.range?.[0] ?? 0;
-  const { line, col } = at.lineCounter.linePos(offset);
-  return { line, column: col };
+  return at.pos(node?.range?.[0] ?? 0);
 }
 
 function issue(at: Located, node: Node | null | undefined, path: string, message: string) {

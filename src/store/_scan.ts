@@ -44,7 +44,11 @@ export async function* scanEvents(
 ): AsyncGenerator<StoredEvent> {
   const lines = readLinesBackward(file, ctx);
   for await (const line of lines) {
-    const problem = line.complete ? null : "no newline at the end (torn write)";
+    const problem = !line.complete
+      ? "no newline at the end (torn write)"
+      : line.utf8
+      ? null
+      : "not valid UTF-8";
     const parsed = problem ? problem : parseEvent(line.text);
     if (typeof parsed !== "string") {
       yield parsed;
@@ -119,12 +123,20 @@ export async function groupNewest(
   }
   const groups = new Map<string, StoredEvent[]>();
   for (const e of picked.reverse()) {
-    const value = String(e[key]);
+    const value = keyText(e[key]);
     const group = groups.get(value);
     if (group) group.push(e);
     else groups.set(value, [e]);
   }
   return Object.fromEntries(groups);
+}
+
+/**
+ * A field of a parsed line as text. Lines are JSON, so a field can be an object whose
+ * `toString` is not a function, on which `String()` throws; such values read as JSON.
+ */
+function keyText(value: unknown): string {
+  return value !== null && typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
 /** A schedule-minute that was decided: enqueued or skipped. */
@@ -147,7 +159,7 @@ export async function scheduleMinutesSince(
   const stopAt = since.getTime() - slackMs;
   const out: ScheduleMinuteEvent[] = [];
   for await (const e of events) {
-    const at = Date.parse(String(e.timestamp));
+    const at = Date.parse(keyText(e.timestamp));
     if (Number.isFinite(at) && at < stopAt) break;
     if (e.event !== "schedule_enqueued" && e.event !== "schedule_skipped") continue;
     if (typeof e.schedule_id !== "string" || typeof e.minute_utc !== "string") continue;

@@ -6,6 +6,8 @@ export interface TailLine {
   offset: number;
   /** False for a last line that has no newline (a torn write). */
   complete: boolean;
+  /** False when the bytes are not valid UTF-8 (`text` then holds U+FFFD for them). */
+  utf8: boolean;
 }
 
 /** Default read size; lines longer than a chunk are joined across reads. */
@@ -13,6 +15,7 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 const NEWLINE = 10;
 const decoder = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Reads the lines of `file[0, end)` from the last to the first, one chunk at a time,
@@ -62,7 +65,11 @@ function toLine(offset: number, pieces: Uint8Array[], complete: boolean): TailLi
     bytes.set(p, at);
     at += p.length;
   }
-  return { text: decoder.decode(bytes), offset, complete };
+  try {
+    return { text: strict.decode(bytes), offset, complete, utf8: true };
+  } catch {
+    return { text: decoder.decode(bytes), offset, complete, utf8: false };
+  }
 }
 
 async function readAt(file: Deno.FsFile, start: number, length: number): Promise<Uint8Array> {

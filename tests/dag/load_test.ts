@@ -89,6 +89,24 @@ Deno.test("parseDag() rejects an alias bomb and deep nesting without crashing", 
   assert.match(issuesOf("[".repeat(50_000)).join("\n"), /nested too deeply/);
 });
 
+Deno.test("parseDag() stays fast on deep flows and on thousands of unknown dependencies", () => {
+  // Both used to take seconds to minutes: the parser on deep flows, did-you-mean hints
+  // comparing every unknown dependency with every task id.
+  const id = (i: number) => "task_" + String(i).padStart(50, "0");
+  const tasks = Array.from(
+    { length: 3000 },
+    (_, i) => `  - {id: ${id(i)}, workflow_ref: w, depends_on: [x${id(i).slice(1)}]}`,
+  );
+  for (const yaml of ["[".repeat(2_000_000), `name: x\ntasks:\n${tasks.join("\n")}\n`]) {
+    const t0 = performance.now();
+    assert.ok(issuesOf(yaml).length > 0);
+    assert.ok(performance.now() - t0 < 3000, `took ${performance.now() - t0} ms`);
+  }
+  assert.deepEqual(issuesOf("a: " + "[".repeat(300)), [
+    "f.yaml:1:260: document is nested too deeply (limit 256 levels)",
+  ]);
+});
+
 Deno.test("loadDag() reports a missing file as a validation error", async () => {
   await assert.rejects(loadDag("/nonexistent/x.yaml"), (err: unknown) => {
     assert.ok(err instanceof DagValidationError);

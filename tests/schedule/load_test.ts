@@ -153,7 +153,7 @@ Deno.test("loadSchedules() reports YAML errors, duplicate keys and non-list file
       ["b.yaml", 1],
       ["c.yaml", 2],
     ]);
-    assert.match(issues[0].message, /unique/i);
+    assert.equal(issues[0].message, 'duplicate key "id"');
     assert.equal(issues[1].message, "Expected a list of schedules");
   });
 });
@@ -200,5 +200,28 @@ Deno.test("loadSchedules() reports a missing directory", async () => {
     const err = await loadSchedules(join(cwd, "nope"), { cwd }).catch((e) => e);
     assert.ok(err instanceof ScheduleValidationError);
     assert.match(err.issues[0].message, /^Cannot read directory: no such directory$/);
+  });
+});
+
+Deno.test("loadSchedules() reports DAG paths the OS refuses and absurd durations as issues", async () => {
+  const entry = (dag: string, extra = "") =>
+    `- id: a\n  cron: "* * * * *"\n  dag: ${JSON.stringify(dag)}\n  tenant: t\n${extra}`;
+  await withProject({
+    "a.yaml": entry("dags/x\0y.yaml"),
+    "b.yaml": entry("x".repeat(5000)).replace("id: a", "id: b"),
+    "c.yaml": entry("dags/etl.yaml", `  catchup_window: ${"9".repeat(400)}d\n`).replace(
+      "id: a",
+      "id: c",
+    ),
+  }, async (cwd) => {
+    const issues = await issuesOf(cwd);
+    assert.deepEqual(issues.map((i) => [i.scheduleId, i.path]), [
+      ["a", "dag"],
+      ["b", "dag"],
+      ["c", "catchup_window"],
+    ]);
+    assert.match(issues[0].message, /^Cannot read DAG file ".*\\u0000y\.yaml": .*NUL/);
+    assert.match(issues[1].message, /^Cannot read DAG file ".*": File name too long/);
+    assert.match(issues[2].message, /^Invalid duration "9{400}d"/);
   });
 });
