@@ -36,3 +36,6 @@ export {
   type MigrationStatus,
   migrationStatus,
 } from "./migrate.ts";
+export { PostgresStateStore, type PostgresStateStoreOptions } from "./state_store.ts";
+export { PostgresEventLog } from "./event_log.ts";
+export { checkEpoch, type Fence } from "./_fence.ts";
