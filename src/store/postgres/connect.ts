@@ -15,6 +15,13 @@ export interface ConnectOptions {
   max?: number;
   /** `application_name` (default `orch`), visible in `pg_stat_activity`. */
   applicationName?: string;
+  /**
+   * For a session that holds advisory locks: the client never closes it for being idle
+   * or old (the server's `idle_session_timeout` still ends it if the process hangs).
+   */
+  dedicated?: boolean;
+  /** Called when one of the client's connections closes (postgres.js `onclose`). */
+  onClose?: () => void;
 }
 
 /** Server-side TCP keepalives: a peer that vanished is noticed in about 5 s. */
@@ -43,9 +50,11 @@ export function connectPostgres(config: PostgresStoreConfig, options: ConnectOpt
     ssl: config.ssl === "require" ? "require" : false,
     max: options.max ?? config.max,
     connect_timeout: config.connectTimeoutS,
-    idle_timeout: idleMs > 0 ? Math.max(1, Math.floor(idleMs / 2000)) : 30,
+    idle_timeout: options.dedicated ? 0 : idleMs > 0 ? Math.max(1, Math.floor(idleMs / 2000)) : 30,
+    max_lifetime: options.dedicated ? null : undefined,
     keep_alive: 2,
     onnotice: () => {},
+    onclose: options.onClose ? () => options.onClose?.() : undefined,
     connection: {
       application_name: options.applicationName ?? "orch",
       search_path: config.schema,

@@ -38,4 +38,5 @@ export {
 } from "./migrate.ts";
 export { PostgresStateStore, type PostgresStateStoreOptions } from "./state_store.ts";
 export { PostgresEventLog } from "./event_log.ts";
+export { LeaderElection, type LeaderElectionOptions } from "./leader.ts";
 export { checkEpoch, type Fence } from "./_fence.ts";
