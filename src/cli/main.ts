@@ -1,5 +1,6 @@
 import { OrchestratorError } from "../lib/errors.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
+import { DB_SUMMARY, dbCommand } from "./commands/db.ts";
 import { graphCommand } from "./commands/graph.ts";
 import { retryCommand } from "./commands/retry.ts";
 import { runCommand } from "./commands/run.ts";
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   workflows: { run: workflowsCommand, summary: "List workflows with description and params" },
   graph: { run: graphCommand, summary: "Print a DAG as Mermaid or dot" },
   dashboard: { run: dashboardCommand, summary: "Serve the web dashboard and /metrics" },
+  db: { run: dbCommand, summary: DB_SUMMARY },
 };
 
 /**

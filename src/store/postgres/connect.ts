@@ -1,0 +1,90 @@
+import postgres from "postgres";
+import type { PostgresStoreConfig } from "./config.ts";
+import { StoreUnavailableError } from "./errors.ts";
+
+/** A postgres.js client (a pool). Whoever creates one must `await sql.end()`. */
+export type Sql = postgres.Sql;
+/** A postgres.js transaction handle. */
+export type TransactionSql = postgres.TransactionSql;
+/** A postgres.js dedicated session from `sql.reserve()`. */
+export type ReservedSql = postgres.ReservedSql;
+
+/** Options of {@link connectPostgres}. */
+export interface ConnectOptions {
+  /** Pool size (default the config's `max`). The leader uses 1. */
+  max?: number;
+  /** `application_name` (default `orch`), visible in `pg_stat_activity`. */
+  applicationName?: string;
+  /**
+   * For a session that holds advisory locks: the client never closes it for being idle
+   * or old (the server's `idle_session_timeout` still ends it if the process hangs).
+   */
+  dedicated?: boolean;
+  /** Called when one of the client's connections closes (postgres.js `onclose`). */
+  onClose?: () => void;
+}
+
+/** Server-side TCP keepalives: a peer that vanished is noticed in about 5 s. */
+const KEEPALIVES = { tcp_keepalives_idle: 2, tcp_keepalives_interval: 1, tcp_keepalives_count: 3 };
+
+/**
+ * Creates a postgres.js pool for the store. Lazy: nothing connects until the first
+ * query (use {@link pingPostgres} to fail early). The user is always explicit
+ * (postgres.js would otherwise need `$USER` or `--allow-sys`); `search_path` is the
+ * config's schema; `idle_session_timeout` and TCP keepalives make the server end the
+ * sessions (and free the advisory locks) of a hung or partitioned process within
+ * seconds. Pooled connections close on the client after half that idle time, before
+ * the server would end them.
+ * @param config The parsed store config.
+ * @param options Pool size and application name.
+ * @returns The client; `await sql.end()` when done.
+ */
+export function connectPostgres(config: PostgresStoreConfig, options: ConnectOptions = {}): Sql {
+  const idleMs = config.idleSessionTimeoutMs;
+  return postgres({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    ssl: config.ssl === "require" ? "require" : false,
+    max: options.max ?? config.max,
+    connect_timeout: config.connectTimeoutS,
+    idle_timeout: options.dedicated ? 0 : idleMs > 0 ? Math.max(1, Math.floor(idleMs / 2000)) : 30,
+    max_lifetime: options.dedicated ? null : undefined,
+    keep_alive: 2,
+    onnotice: () => {},
+    onclose: options.onClose ? () => options.onClose?.() : undefined,
+    connection: {
+      application_name: options.applicationName ?? "orch",
+      search_path: config.schema,
+      idle_session_timeout: idleMs,
+      ...KEEPALIVES,
+    },
+  });
+}
+
+/**
+ * Runs `select 1` so a wrong host, port, user or database fails now with a clear error.
+ * @param sql The client.
+ * @param config The config, for the message.
+ * @throws {StoreUnavailableError} When the server cannot be reached or refuses the session.
+ */
+export async function pingPostgres(sql: Sql, config: PostgresStoreConfig): Promise<void> {
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    throw new StoreUnavailableError(config.redacted, err);
+  }
+}
+
+/**
+ * A 64-bit advisory lock key for `name` within the config's database and schema, so
+ * tests in separate schemas never contend. Computed by the server (`hashtextextended`).
+ * @param schema The schema.
+ * @param name What the lock guards, e.g. `leader:scheduler`.
+ * @returns The text the server hashes; pass to `hashtextextended(text, 0)`.
+ */
+export function lockName(schema: string, name: string): string {
+  return `orch:${schema}:${name}`;
+}

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { migrate, MIGRATIONS, migrationStatus } from "../../src/store/postgres/mod.ts";
+import { pgTest, runScript } from "./_pg.ts";
+
+const LATEST = MIGRATIONS.at(-1)!.version;
+const TABLES = [
+  "events",
+  "leader",
+  "orch_migrations",
+  "runs",
+  "schedule_minutes",
+  "state_events",
+  "task_queue",
+  "watermarks",
+];
+
+function runCliChild(args: string[], env: Record<string, string> = {}) {
+  return runScript("./_cli_child.ts", args, { ORCH_STORE: "", ...env });
+}
+
+pgTest("migrate() creates the schema once and is idempotent", async ({ sql, schema }) => {
+  const before = await migrationStatus(sql, { schema });
+  assert.deepEqual(before.applied, []);
+  assert.deepEqual(before.pending.map((m) => m.version), MIGRATIONS.map((m) => m.version));
+  assert.deepEqual(await migrate(sql, { schema }), MIGRATIONS.map((m) => m.version));
+  assert.deepEqual(await migrate(sql, { schema }), []);
+  const after = await migrationStatus(sql, { schema });
+  assert.deepEqual(after.applied.map((m) => m.version), MIGRATIONS.map((m) => m.version));
+  assert.deepEqual(after.pending, []);
+  const tables = await sql<{ table_name: string }[]>`select table_name
+    from information_schema.tables where table_schema = ${schema} order by table_name`;
+  assert.deepEqual(tables.map((r) => r.table_name), TABLES);
+}, { migrate: false });
+
+pgTest("migrate() rolls back a failing version alone and reports it", async ({ sql, schema }) => {
+  const broken = [
+    ...MIGRATIONS,
+    { version: 99, name: "broken", statements: ["create table ok_t (x int)", "select nope"] },
+  ];
+  await assert.rejects(migrate(sql, { schema, migrations: broken }), /Cannot apply migration 99/);
+  const status = await migrationStatus(sql, { schema, migrations: broken });
+  assert.deepEqual(status.applied.map((m) => m.version), [LATEST]);
+  assert.deepEqual(status.pending.map((m) => m.version), [99]);
+  const [{ exists }] = await sql`select to_regclass(${schema + ".ok_t"}) is not null as exists`;
+  assert.equal(exists, false);
+  const older = await migrationStatus(sql, { schema, migrations: [] });
+  assert.deepEqual(older.unknown, [LATEST]);
+}, { migrate: false });
+
+pgTest(
+  "orch db migrate from 3 processes at once yields one schema",
+  async ({ sql, url, schema }) => {
+    const children = [0, 1, 2].map(() => runCliChild(["db", "migrate", "--store", url]));
+    const results = await Promise.all(children);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const applied = results.filter((r) => r.stdout.startsWith("Applied")).length;
+    assert.equal(applied, 1, results.map((r) => r.stdout).join(""));
+    const rows = await sql`select version from ${sql(schema)}.orch_migrations`;
+    assert.deepEqual(rows.map((r) => r.version), [LATEST]);
+  },
+  { migrate: false },
+);
+
+pgTest("orch db status lists applied and pending versions", async ({ url }) => {
+  const before = await runCliChild(["db", "status"], { ORCH_STORE: url });
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, /pending {2}1 {2}events/);
+  assert.match(before.stdout, /1 pending: run 'orch db migrate'/);
+  await runCliChild(["db", "migrate"], { ORCH_STORE: url });
+  const after = await runCliChild(["db", "status", "--json", "--store", url]);
+  const json = JSON.parse(after.stdout);
+  assert.deepEqual(json.applied.map((m: { version: number }) => m.version), [LATEST]);
+  assert.deepEqual(json.pending, []);
+}, { migrate: false });
+
+Deno.test("orch db exits 2 with a clear message when no store is set or it is unreachable", async (t) => {
+  await t.step("unset", async () => {
+    const r = await runCliChild(["db", "status"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^StoreConfigError: Cannot run 'orch db' without a PostgreSQL store/);
+    assert.doesNotMatch(r.stderr, /\bat /);
+  });
+  await t.step("unreachable", async () => {
+    const r = await runCliChild(["db", "migrate", "--store", "postgres://u:pw@127.0.0.1:1/x"]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^StoreUnavailableError: Cannot connect to the store "postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/x": .*ECONNREFUSED/,
+    );
+    assert.doesNotMatch(r.stderr, /\bat |pw@/);
+  });
+  await t.step("bad subcommand", async () => {
+    const r = await runCliChild(["db", "drop"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Unknown db command "drop"/);
+  });
+});
