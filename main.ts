@@ -6,8 +6,14 @@
  * @module
  */
 import { processIo, runCli } from "./src/cli/mod.ts";
+import { processWorkerMain } from "./src/pool/process_main.ts";
 
 if (import.meta.main) {
-  const code = await runCli(Deno.args, processIo());
-  Deno.exit(code);
+  if (Deno.args[0] === "__process-worker") {
+    // A compiled binary is its own worker process (see src/pool/process_worker.ts).
+    await processWorkerMain(Deno.args[1] ?? "");
+  } else {
+    const code = await runCli(Deno.args, processIo());
+    Deno.exit(code);
+  }
 }

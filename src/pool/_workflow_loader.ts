@@ -11,6 +11,7 @@ export interface LoadedWorkflow {
   description?: string;
   schema?: z.ZodType;
   permissions?: WorkflowPermissions;
+  isolation?: { process: { memoryMb?: number } };
   run(params: JsonObject, ctx: TaskContext): unknown;
 }
 
@@ -77,6 +78,7 @@ export class WorkflowLoader {
         description: wf.description,
         paramsSchema,
         permissions: wf.permissions,
+        isolation: wf.isolation,
         issues,
       };
     } catch (err) {
@@ -118,12 +120,22 @@ export class WorkflowLoader {
       );
       throw loadError(source.name, where, why.join("; "));
     }
+    if (def.isolation !== undefined && def.isolation !== "thread" && def.isolation !== "process") {
+      throw loadError(source.name, where, 'isolation must be "thread" or "process"');
+    }
+    const mem = def.memoryMb;
+    if (mem !== undefined && (typeof mem !== "number" || !Number.isInteger(mem) || mem < 16)) {
+      throw loadError(source.name, where, "memoryMb must be a whole number >= 16");
+    }
     const run = def.run as LoadedWorkflow["run"];
     return {
       name: source.name,
       description: typeof def.description === "string" ? def.description : undefined,
       schema,
       permissions: perms.data,
+      isolation: def.isolation === "process" || mem !== undefined
+        ? { process: { memoryMb: mem as number | undefined } }
+        : undefined,
       run: (params, ctx) => run.call(def, params, ctx),
     };
   }

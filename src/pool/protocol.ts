@@ -44,6 +44,8 @@ export interface WorkflowInfo {
   paramsSchema?: unknown;
   /** What the workflow declared it may touch. */
   permissions?: WorkflowPermissions;
+  /** Set when the workflow asked to run in a worker process. */
+  isolation?: { process: { memoryMb?: number } };
   /** For each param set inspected, the problems found (empty when valid). */
   issues: string[][];
   /** Set when the module could not be loaded or has no `run`. */

@@ -1,6 +1,7 @@
 import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { SandboxProfile } from "../workflows/permissions.ts";
+import { ProcessWorker } from "./process_worker.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
@@ -31,11 +32,18 @@ interface Pending {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/** What kind of worker a job needs: its sandbox and whether it runs in a process. */
+export interface WorkerSpec {
+  sandbox?: SandboxProfile;
+  /** Run in a worker process (killable, heap-capped) instead of a thread. */
+  process?: { memoryMb?: number };
+}
+
 interface Slot {
   worker: WorkerLike;
-  /** Key of the sandbox its worker runs in ("" for inherit). */
+  /** Key of the spec its worker was made for ("" for an inheriting thread). */
   profile: string;
-  sandbox?: SandboxProfile;
+  spec: WorkerSpec;
   inflight: Map<number, Pending>;
   /** In-flight jobs that were not known to be fast when dispatched. */
   slow: number;
@@ -49,7 +57,7 @@ export interface WorkerPoolOptions {
    * Creates one worker in a sandbox (undefined: inherit the process's permissions).
    * Default: a module Web Worker running `worker_main.ts` with those Deno permissions.
    */
-  spawn?: (sandbox?: SandboxProfile) => WorkerLike;
+  spawn?: (spec: WorkerSpec) => WorkerLike;
   /** Sandbox of jobs whose source has none, and of inspections. Default: inherit. */
   defaultSandbox?: SandboxProfile;
 }
@@ -68,6 +76,11 @@ export interface WorkerPoolOptions {
  * profile no worker has, an idle worker is replaced by one with that profile, so the pool
  * never holds more than `size` workers. Inspections run in the default profile.
  *
+ * Isolation: a workflow may ask for a worker process (`isolation: "process"`), and a
+ * workflow whose attempt timed out in a thread is moved to worker processes for the rest
+ * of this pool's life, because only a process can really be stopped (SIGKILL). So a
+ * plugin that spins leaks at most one thread, however often it runs.
+ *
  * Timeouts are timed on this thread from the moment the worker reports the start. A
  * timed-out worker is replaced at once, because `terminate()` cannot stop a synchronous
  * loop in Deno >= 2.7.6: the jobs queued behind it go back to the queue, and the old
@@ -82,7 +95,9 @@ export class WorkerPool implements TaskPool {
   #dispatchScheduled = false;
   #speed = new Map<string, number>();
   #inspections = new Map<number, (info: WorkflowInfo) => void>();
-  #spawn: (sandbox?: SandboxProfile) => WorkerLike;
+  #spawn: (spec: WorkerSpec) => WorkerLike;
+  /** Workflow keys that timed out in a thread: they run in processes from now on. */
+  #escalated = new Set<string>();
   #defaultSandbox?: SandboxProfile;
   #inspector?: WorkerLike;
   #wire = new WeakMap<WorkflowSource, WorkflowSource>();
@@ -95,21 +110,22 @@ export class WorkerPool implements TaskPool {
       throw new RangeError(`Pool size must be a whole number >= 1: got ${options.size}`);
     }
     this.size = options.size;
-    this.#spawn = options.spawn ?? spawnWebWorker;
+    this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
     for (let i = 0; i < options.size; i++) {
       const slot: Slot = {
         worker: undefined as unknown as WorkerLike,
         profile: "",
+        spec: {},
         inflight: new Map(),
         slow: 0,
       };
-      this.#attach(slot, this.#defaultSandbox);
+      this.#attach(slot, { sandbox: this.#defaultSandbox });
       this.#slots.push(slot);
     }
   }
 
-  /** Workers replaced after a timeout or crash whose threads may still be running. */
+  /** Thread workers replaced after a timeout or crash whose threads may still be running. */
   get leakedWorkers(): number {
     return this.#leaked;
   }
@@ -188,19 +204,28 @@ export class WorkerPool implements TaskPool {
     return this.#defaultSandbox?.key ?? "";
   }
 
-  #attach(slot: Slot, sandbox: SandboxProfile | undefined): void {
-    const worker = this.#spawn(sandbox);
+  #attach(slot: Slot, spec: WorkerSpec): void {
+    const worker = this.#spawn(spec);
     worker.onmessage = (e) => this.#onMessage(slot, e.data);
     worker.onerror = (e) => this.#onError(slot, e);
     slot.worker = worker;
-    slot.profile = sandbox?.key ?? "";
-    slot.sandbox = sandbox;
+    slot.profile = specKey(spec);
+    slot.spec = spec;
+  }
+
+  /** The worker a job needs: its sandbox, and a process if asked for or escalated. */
+  #specFor(p: Pending): WorkerSpec {
+    const src = p.job.source;
+    const sandbox = src.sandbox ?? this.#defaultSandbox;
+    if (src.isolation?.process) return { sandbox, process: src.isolation.process };
+    if (this.#escalated.has(p.key)) return { sandbox, process: {} };
+    return { sandbox };
   }
 
   /** A worker in the default sandbox for inspections, when every slot has another profile. */
   #inspectorWorker(): WorkerLike {
     if (!this.#inspector) {
-      const w = this.#spawn(this.#defaultSandbox);
+      const w = this.#spawn({ sandbox: this.#defaultSandbox });
       w.onmessage = (e) => {
         const msg = e.data;
         if (msg.type === "inspected") {
@@ -216,10 +241,10 @@ export class WorkerPool implements TaskPool {
 
   /** The source as sent to workers: without the sandbox, which only the pool needs. */
   #wireSource(source: WorkflowSource): WorkflowSource {
-    if (!source.sandbox) return source;
+    if (!source.sandbox && !source.isolation) return source;
     let w = this.#wire.get(source);
     if (!w) {
-      const { sandbox: _, ...rest } = source;
+      const { sandbox: _s, isolation: _i, ...rest } = source;
       w = rest as WorkflowSource;
       this.#wire.set(source, w);
     }
@@ -239,8 +264,8 @@ export class WorkerPool implements TaskPool {
 
   #pick(p: Pending): Slot | undefined {
     const fast = this.#isFast(p.key);
-    const sandbox = p.job.source.sandbox ?? this.#defaultSandbox;
-    const profile = sandbox?.key ?? "";
+    const spec = this.#specFor(p);
+    const profile = specKey(spec);
     let best: Slot | undefined;
     let idleOther: Slot | undefined;
     for (const s of this.#slots) {
@@ -258,7 +283,7 @@ export class WorkerPool implements TaskPool {
     old.onmessage = null;
     old.onerror = null;
     old.terminate();
-    this.#attach(idleOther, sandbox);
+    this.#attach(idleOther, spec);
     return idleOther;
   }
 
@@ -369,6 +394,8 @@ export class WorkerPool implements TaskPool {
       endedAt: now,
       timedOut: true,
     });
+    // A thread cannot be stopped; from now on this workflow runs in killable processes.
+    if (!slot.spec.process) this.#escalated.add(p.key);
     this.#replace(slot);
   }
 
@@ -394,9 +421,9 @@ export class WorkerPool implements TaskPool {
     old.onmessage = null;
     old.onerror = null;
     old.terminate();
-    this.#leaked++;
+    if (!slot.spec.process) this.#leaked++;
     if (this.#closed) return;
-    this.#attach(slot, slot.sandbox);
+    this.#attach(slot, slot.spec);
     for (const p of requeue) p.started = false;
     this.#queue.splice(this.#qHead, 0, ...requeue);
     this.#scheduleDispatch();
@@ -419,6 +446,21 @@ function cancelled(reason: string): JobOutcome {
     endedAt: now,
     cancelled: true,
   };
+}
+
+function specKey(spec: WorkerSpec): string {
+  const base = spec.sandbox?.key ?? "";
+  return spec.process ? `${base}|process:${spec.process.memoryMb ?? ""}` : base;
+}
+
+function spawnWorker(spec: WorkerSpec): WorkerLike {
+  if (spec.process) {
+    return new ProcessWorker({
+      permissions: spec.sandbox?.permissions,
+      memoryMb: spec.process.memoryMb,
+    });
+  }
+  return spawnWebWorker(spec.sandbox);
 }
 
 function spawnWebWorker(sandbox?: SandboxProfile): WorkerLike {

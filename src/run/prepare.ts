@@ -59,15 +59,16 @@ export async function prepareRun(
   });
   if (problems.length) throw new ParamsInvalidError(dag.name, problems);
   const sandbox = deps.registry.sandbox;
-  if (sandbox) {
-    // Each task's attempts run in a worker limited to what its workflow declared.
-    infos.forEach((info, g) => {
-      const withSandbox = {
-        ...sources[groups[g][0]],
-        sandbox: sandboxProfile(info.permissions, sandbox),
-      };
-      for (const i of groups[g]) sources[i] = withSandbox;
-    });
-  }
+  // Each task's attempts run in a worker limited to what its workflow declared, in a
+  // process when it asked for one.
+  infos.forEach((info, g) => {
+    if (!sandbox && !info.isolation) return;
+    const source = {
+      ...sources[groups[g][0]],
+      ...(sandbox ? { sandbox: sandboxProfile(info.permissions, sandbox) } : {}),
+      ...(info.isolation ? { isolation: info.isolation } : {}),
+    };
+    for (const i of groups[g]) sources[i] = source;
+  });
   return { dag, plan, sources };
 }

@@ -21,6 +21,8 @@ export type WorkflowSource =
   & {
     /** The worker sandbox its attempts run in (set by `prepareRun`); absent: inherit. */
     readonly sandbox?: SandboxProfile;
+    /** Set when the workflow asked for a worker process (set by `prepareRun`). */
+    readonly isolation?: { readonly process: { readonly memoryMb?: number } };
   };
 
 /** How `prepareRun` builds sandboxes: paths resolve against `cwd`; `baseRead` is always readable. */

@@ -33,6 +33,13 @@ export interface Workflow<P extends JsonObject = JsonObject> {
    */
   permissions?: WorkflowPermissions;
   /**
+   * `"process"` runs the workflow in a worker process instead of a thread: it costs a
+   * process start, but a hung attempt is really killed and `memoryMb` caps its heap.
+   */
+  isolation?: "thread" | "process";
+  /** Heap limit in MiB for `isolation: "process"`. */
+  memoryMb?: number;
+  /**
    * Does the work. Receives the task's params merged with upstream outputs
    * (`<upstream>__<key>`) and returns a JSON object (or a promise of one).
    */
