@@ -1,15 +1,18 @@
 import { isAbsolute, relative, resolve } from "node:path";
-import { Cron } from "croner";
 import { serveDashboard } from "../../dashboard/serve.ts";
 import type { DashboardActions, ScheduleInfo, WorkflowInfo } from "../../dashboard/types.ts";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { newRunId } from "../../lib/ids.ts";
-import { executeDag } from "../../run/executor.ts";
 import { prepareRun } from "../../run/prepare.ts";
+import { planRetry } from "../../run/retry.ts";
+import { runDag, type RunDagOptions } from "../../run/run_dag.ts";
+import type { PreparedRun } from "../../run/prepare.ts";
+import { nextFireTimes } from "../../schedule/explain.ts";
 import { loadSchedules } from "../../schedule/load.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
+import { onStopSignals, stateStore } from "./_scheduling.ts";
 
 export const DASHBOARD_HELP =
   `Usage: orch dashboard [--host 127.0.0.1] [--port 8787] [--dir configs/schedules]
@@ -61,7 +64,12 @@ export async function dashboardCommand(ctx: AppContext, args: string[]): Promise
   });
   const mode = ctx.config.dashboardToken ? "actions enabled by token" : "read-only";
   ctx.io.stderr(`Dashboard at ${server.url} (${mode}); Ctrl+C stops it\n`);
-  await waitForSignal();
+  await new Promise<void>((done) => {
+    const stop = onStopSignals(() => {
+      stop();
+      done();
+    });
+  });
   ctx.io.stderr("Stopping dashboard\n");
   await server.shutdown();
   await Promise.allSettled(background);
@@ -76,26 +84,39 @@ async function listWorkflows(ctx: AppContext): Promise<WorkflowInfo[]> {
 
 async function listSchedules(ctx: AppContext, dir: string): Promise<ScheduleInfo[]> {
   const schedules = await loadSchedules(dir, { cwd: ctx.io.cwd });
-  return schedules.map((s) => {
-    let next: string[] = [];
-    try {
-      next = new Cron(s.cron, { timezone: s.timezone, paused: true }).nextRuns(5)
-        .map((d) => d.toISOString());
-    } catch { /* validated by loadSchedules */ }
-    return {
-      id: s.id,
-      cron: s.cron,
-      timezone: s.timezone,
-      enabled: s.enabled,
-      dag: s.dag,
-      tenant: s.tenant,
-      nextFireTimes: s.enabled ? next : [],
-    };
-  });
+  const now = ctx.clock.now();
+  return schedules.map((s) => ({
+    id: s.id,
+    cron: s.cron,
+    timezone: s.timezone,
+    enabled: s.enabled,
+    dag: s.dag,
+    tenant: s.tenant,
+    nextFireTimes: s.enabled ? nextFireTimes(s, now).map((d) => d.toISOString()) : [],
+  }));
 }
 
-/** Runs started from the dashboard go through the same prepare/execute path as `orch run`. */
+/**
+ * Runs started from the dashboard go through `runDag`, as `orch run` and `orch retry` do:
+ * they are recorded in the state store and appear in `orch runs`.
+ */
 function actions(ctx: AppContext, background: Set<Promise<unknown>>): DashboardActions {
+  async function start(prepared: PreparedRun, options: RunDagOptions): Promise<{ runId: string }> {
+    const runId = newRunId(ctx.clock.now());
+    const events = ctx.events();
+    await events.open();
+    const run = runDag(prepared, {
+      pool: ctx.pool(),
+      events,
+      store: stateStore(ctx),
+      clock: ctx.clock,
+      sleep: ctx.sleep,
+    }, { ...options, runId }).catch((err) => {
+      ctx.io.stderr(`Run ${runId} from the dashboard failed to record: ${err}\n`);
+    }).finally(() => background.delete(run));
+    background.add(run);
+    return { runId };
+  }
   return {
     async triggerRun(request) {
       const path = resolve(ctx.io.cwd, request.dag);
@@ -107,40 +128,24 @@ function actions(ctx: AppContext, background: Set<Promise<unknown>>): DashboardA
         );
       }
       const prepared = await prepareRun(path, { registry: await ctx.registry(), pool: ctx.pool() });
-      const runId = newRunId(ctx.clock.now());
-      const events = ctx.events();
-      await events.open();
-      const run = executeDag({
-        ...prepared,
-        pool: ctx.pool(),
-        events,
-        clock: ctx.clock,
-        sleep: ctx.sleep,
-        runId,
-        trigger: "manual",
-        runParams: request.params,
-      }).finally(() => background.delete(run));
-      background.add(run);
-      return { runId };
+      return start(prepared, { trigger: "manual", runParams: request.params });
     },
-    retryRun(runId) {
-      return Promise.reject(
-        new OrchestratorError(`Cannot retry "${runId}" from the dashboard yet: use orch retry`, {
-          code: "retry_unavailable",
-          exitCode: 2,
-        }),
-      );
+    async retryRun(runId) {
+      const plan = await planRetry(runId, {
+        store: stateStore(ctx),
+        eventsPath: ctx.config.paths.eventsPath,
+      });
+      const prepared = await prepareRun(plan.dagPath, {
+        registry: await ctx.registry(),
+        pool: ctx.pool(),
+      });
+      return start(prepared, {
+        trigger: "retry",
+        retryOf: plan.retryOf,
+        scheduleId: plan.scheduleId,
+        runParams: plan.runParams,
+        reuse: plan.reuse,
+      });
     },
   };
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((res) => {
-    const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const handler = () => {
-      for (const s of sigs) Deno.removeSignalListener(s, handler);
-      res();
-    };
-    for (const s of sigs) Deno.addSignalListener(s, handler);
-  });
 }

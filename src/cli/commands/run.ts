@@ -1,13 +1,13 @@
 import { resolve } from "node:path";
 import { prepareRun } from "../../run/prepare.ts";
 import { runDag } from "../../run/run_dag.ts";
-import { StateStore } from "../../store/state_store.ts";
 import type { RunResult } from "../../run/types.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
 import { progressPrinter } from "./_progress.ts";
+import { onStopSignals, stateStore } from "./_scheduling.ts";
 
 export const RUN_HELP = `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet]
 
@@ -55,13 +55,13 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   const events = ctx.events();
   await events.open();
   const cancel = new AbortController();
-  const stop = onSignals((sig) => {
+  const stop = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
     cancel.abort(`Run cancelled by ${sig}`);
   });
   let result: RunResult;
   try {
-    const store = new StateStore(ctx.config.paths.statePath, { clock: ctx.clock });
+    const store = stateStore(ctx);
     const deps = { pool: ctx.pool(), events, store, clock: ctx.clock, sleep: ctx.sleep };
     result = await runDag(prepared, deps, {
       trigger: "manual",
@@ -78,14 +78,4 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   }
   if (result.status === "success") return 0;
   return result.status === "cancelled" ? 130 : 1;
-}
-
-/** Listens for SIGINT/SIGTERM; returns a function that removes the listeners. */
-function onSignals(handler: (sig: Deno.Signal) => void): () => void {
-  const sigs: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  const fns = sigs.map((s) => [s, () => handler(s)] as const);
-  for (const [s, f] of fns) Deno.addSignalListener(s, f);
-  return () => {
-    for (const [s, f] of fns) Deno.removeSignalListener(s, f);
-  };
 }
