@@ -4,6 +4,7 @@ import { ASSETS, PAGE } from "./assets.ts";
 import { requireToken } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { watermarksPath } from "../store/mod.ts";
 import type { RunQuery } from "./run_index.ts";
 import { RunStore } from "./run_store.ts";
 import { callProvider } from "./_provided.ts";
@@ -204,7 +205,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (url.pathname === "/metrics") {
       await store.refresh();
       const s = store.stats();
-      return new Response(renderMetrics(store.index, { events: s.events, state: s.state }), {
+      // The scheduler rewrites its watermarks file on every tick, even when nothing is due.
+      const ticked = await Deno.stat(watermarksPath(options.paths.statePath)).catch(() => null);
+      const lastTickMs = ticked?.mtime?.getTime() ?? null;
+      const body = renderMetrics(store.index, { events: s.events, state: s.state }, lastTickMs);
+      return new Response(body, {
         headers: { "content-type": METRICS_CONTENT_TYPE },
       });
     }

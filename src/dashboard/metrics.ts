@@ -33,9 +33,14 @@ function histogram(out: string[], name: string, base: Record<string, string>, h:
  * `orch_dashboard_log_lines{file}`, `orch_dashboard_corrupt_lines{file}`.
  * @param index The run index.
  * @param files Follower counters by file (`events`, `state`).
+ * @param lastTickMs When the scheduler last ticked (its watermarks file's mtime), if known.
  * @returns The exposition text, ending with a newline.
  */
-export function renderMetrics(index: RunIndex, files: Record<string, FollowerStats>): string {
+export function renderMetrics(
+  index: RunIndex,
+  files: Record<string, FollowerStats>,
+  lastTickMs: number | null = null,
+): string {
   const out: string[] = [];
   const byStatus = index.countByStatus();
   out.push("# HELP orch_runs Runs in the event log by status.", "# TYPE orch_runs gauge");
@@ -68,9 +73,10 @@ export function renderMetrics(index: RunIndex, files: Record<string, FollowerSta
   for (const [id, h] of [...index.scheduler.lag].sort()) {
     histogram(out, "orch_scheduler_lag_seconds", { schedule_id: id }, h);
   }
-  const tick = index.scheduler.lastTickMs;
+  const written = index.scheduler.lastTickMs;
+  const tick = lastTickMs === null ? written : Math.max(lastTickMs, written ?? 0);
   out.push(
-    "# HELP orch_scheduler_last_tick_timestamp_seconds Time of the last scheduler write (enqueue or skip).",
+    "# HELP orch_scheduler_last_tick_timestamp_seconds Time of the last scheduler tick (watermarks file, or last enqueue/skip).",
     "# TYPE orch_scheduler_last_tick_timestamp_seconds gauge",
   );
   if (tick !== null) out.push(`orch_scheduler_last_tick_timestamp_seconds ${tick / 1000}`);

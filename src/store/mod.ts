@@ -16,3 +16,4 @@ export {
   type StateTransaction,
 } from "./state_store.ts";
 export type { OnWarning, ScheduleMinuteEvent, StoreWarning } from "./_scan.ts";
+export { watermarksPath } from "./_watermarks.ts";
