@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
-import { orch, REPO, sandbox } from "../helpers/cli.ts";
+import { orch, sandbox } from "../helpers/cli.ts";
+import { startDashboard } from "../helpers/dashboard.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 
@@ -32,27 +33,6 @@ function statuses(page: Page): Promise<Record<string, string>> {
 }
 
 /** Starts `orch dashboard --port 0` and returns its URL from the first stderr line. */
-async function startDashboard(cwd: string, env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${REPO}/main.ts`, "dashboard", "--port", "0"],
-    cwd,
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/Dashboard at (\S+)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`dashboard exited: ${text}`);
-    text += value;
-  }
-  const url = /Dashboard at (\S+)/.exec(text)![1];
-  const drain = (async () => {
-    while (!(await reader.read()).done) { /* keep the pipe flowing */ }
-  })();
-  return { child, url, drain };
-}
 
 Deno.test({
   name: "orch dashboard shows real engine runs in chromium: graph, statuses, live, escaping" +
