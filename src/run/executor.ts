@@ -65,11 +65,22 @@ class Execution {
   readonly waiting: Int32Array;
   readonly attempts: Int32Array;
   readonly outputs: (JsonObject | undefined)[];
-  /** Outputs as JSON text: what dependants' workers receive. */
-  readonly outputJson: (string | undefined)[];
+  /**
+   * `[taskId, outputJson]` of each succeeded task, shared by all of its dependants:
+   * outputs as JSON text are what dependants' workers receive.
+   */
+  readonly upstreamEntry: (UpstreamOutput | undefined)[];
   readonly errors: (string | undefined)[];
   readonly reusedFrom: (string | undefined)[];
   readonly base: { run_id: string; dag_name: string; tenant_id: string };
+  /** Per-task events are written as text (see {@link EventSink.appendLine}). */
+  readonly asText: boolean;
+  /** `,"run_id":..,"dag_name":..,"tenant_id":..,"v":1}`: the end of every event line. */
+  readonly lineTail: string;
+  /** Per task, `"<id>"` as JSON, filled on first use. */
+  readonly idJson: (string | undefined)[];
+  /** Per task, `,"workflow_ref":..,"params":..` of task_start, filled on first use. */
+  readonly startJson: (string | undefined)[];
   readonly startedAt: Date;
   readonly abort = new AbortController();
   decided = 0;
@@ -83,10 +94,16 @@ class Execution {
     this.waiting = new Int32Array(this.n);
     this.attempts = new Int32Array(this.n);
     this.outputs = new Array(this.n);
-    this.outputJson = new Array(this.n);
+    this.upstreamEntry = new Array(this.n);
     this.errors = new Array(this.n);
     this.reusedFrom = new Array(this.n);
     this.base = { run_id: o.runId, dag_name: o.dag.name, tenant_id: o.dag.tenantId };
+    this.asText = o.onEvent === undefined && typeof o.events.appendLine === "function";
+    this.lineTail = `,"run_id":${JSON.stringify(o.runId)},"dag_name":${
+      JSON.stringify(o.dag.name)
+    },"tenant_id":${JSON.stringify(o.dag.tenantId)},"v":${EVENT_SCHEMA_VERSION}}`;
+    this.idJson = new Array(this.n);
+    this.startJson = new Array(this.n);
     this.startedAt = o.clock.now();
   }
 
@@ -144,9 +161,7 @@ class Execution {
     this.state[i] = S.Running;
     const deps = o.plan.dependsOn[i];
     const upstream = new Array<UpstreamOutput>(deps.length);
-    for (let k = 0; k < deps.length; k++) {
-      upstream[k] = [o.plan.ids[deps[k]], this.outputJson[deps[k]]!];
-    }
+    for (let k = 0; k < deps.length; k++) upstream[k] = this.upstreamEntry[deps[k]]!;
     o.pool.run({
       source: o.sources[i],
       params: task.params,
@@ -159,8 +174,25 @@ class Execution {
     }, new TaskHooks(this, i, attempt)).then((outcome) => this.settle(i, attempt, outcome));
   }
 
+  /** `"<task id>"` as JSON. */
+  taskIdJson(i: number): string {
+    return this.idJson[i] ??= JSON.stringify(this.o.dag.tasks[i].id);
+  }
+
   taskStarted(i: number, attempt: number, at: number): void {
     const task = this.o.dag.tasks[i];
+    if (this.asText) {
+      // The same fields in the same order as the object below, built as text.
+      const rest = this.startJson[i] ??= `,"workflow_ref":${JSON.stringify(task.workflowRef)}${
+        task.params === undefined ? "" : `,"params":${JSON.stringify(task.params)}`
+      }`;
+      this.o.events.appendLine!(
+        `{"timestamp":"${isoTimestamp(at)}","event":"task_start","task_id":${
+          this.taskIdJson(i)
+        },"attempt":${attempt}${rest}${this.lineTail}`,
+      );
+      return;
+    }
     this.push({
       timestamp: isoTimestamp(at),
       event: "task_start",
@@ -179,6 +211,18 @@ class Execution {
     if (this.state[i] !== S.Running) return;
     const task = this.o.dag.tasks[i];
     const durationS = round3((outcome.endedAt - outcome.startedAt) / 1000);
+    if (outcome.ok && this.asText) {
+      // As the object below, embedding the worker's output JSON text (no re-stringify).
+      this.o.events.appendLine!(
+        `{"timestamp":"${isoTimestamp(outcome.endedAt)}","event":"task_ok","task_id":${
+          this.taskIdJson(i)
+        },"attempt":${attempt},"duration_s":${
+          JSON.stringify(durationS)
+        },"output":${outcome.outputJson}${this.lineTail}`,
+      );
+      this.succeed(i, outcome.output, outcome.outputJson, attempt);
+      return;
+    }
     if (outcome.ok) {
       this.push({
         timestamp: isoTimestamp(outcome.endedAt),
@@ -236,7 +280,7 @@ class Execution {
     const { o } = this;
     this.state[i] = S.Success;
     this.outputs[i] = output;
-    this.outputJson[i] = outputJson;
+    this.upstreamEntry[i] = [o.plan.ids[i], outputJson];
     if (attempt === 0) {
       this.reusedFrom[i] = o.retryOf;
       this.emit(o.clock.now().getTime(), {

@@ -33,4 +33,10 @@ export interface RunResult {
 /** Where events go. `EventLog` is one; tests may collect into an array. */
 export interface EventSink {
   append(...events: object[]): void;
+  /**
+   * Optional: queues one event already serialized as a JSON object (no newline). The
+   * executor then writes its per-task events as text, embedding the output JSON the
+   * worker produced instead of re-stringifying it.
+   */
+  appendLine?(line: string): void;
 }

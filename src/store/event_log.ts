@@ -59,6 +59,19 @@ export class EventLog {
    */
   append(...records: object[]): void {
     for (const r of records) this.#pending.push(JSON.stringify(r));
+    this.#schedule();
+  }
+
+  /**
+   * Queues one line that is already a JSON object's text (without the newline).
+   * @param line The JSON text; must not contain a newline.
+   */
+  appendLine(line: string): void {
+    this.#pending.push(line);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(() => this.#drain());

@@ -1,0 +1,119 @@
+/**
+ * `orch scheduler --once` through the CLI, as the crontab calls it every minute: with
+ * 100 schedules none of which is due, and with the same 100 plus one due no-op DAG,
+ * against a script that only imports the libraries orch imports (zod, yaml, croner).
+ * Each measurement is the whole child process (start-up included), median of `reps`
+ * after one warm-up, with a fresh state store every run (so the due schedule fires).
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { median } from "./_graph.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+const FLOOR = fileURLToPath(new URL("./imports_floor.ts", import.meta.url));
+const WORKFLOWS = fileURLToPath(new URL("./workflows", import.meta.url));
+
+/** Wall times of one scheduler case, ms. */
+export interface SchedulerTimes {
+  /** The script that only imports zod, yaml and croner. */
+  importsMs: number;
+  /** 100 schedules, none due. */
+  noneDueMs: number;
+  /** The same plus one due no-op DAG, run to its end. */
+  oneDueMs: number;
+}
+
+/**
+ * @param dir A scratch directory.
+ * @param reps Measured runs per case.
+ * @returns The median wall times.
+ * @throws {Error} When a run fails or the due DAG did not run.
+ */
+export async function measureSchedulerOnce(dir: string, reps: number): Promise<SchedulerTimes> {
+  const dag = `${dir}/sched_noop.yaml`;
+  await Deno.writeTextFile(
+    dag,
+    "name: sched_noop\ntenant_id: bench\ntasks:\n  - id: t1\n    workflow_ref: noop\n",
+  );
+  // Twelve hours away from now in UTC: never due during the measurement.
+  const hour = (new Date().getUTCHours() + 12) % 24;
+  const entries = Array.from(
+    { length: 100 },
+    (_, i) =>
+      `- id: s${i}\n  cron: "${i % 60} ${hour} * * *"\n  timezone: UTC\n  dag: ${dag}\n` +
+      `  tenant: bench\n`,
+  );
+  const none = `${dir}/sched_none`;
+  const one = `${dir}/sched_one`;
+  await Deno.mkdir(none, { recursive: true });
+  await Deno.mkdir(one, { recursive: true });
+  await Deno.writeTextFile(`${none}/schedules.yaml`, entries.join(""));
+  await Deno.writeTextFile(
+    `${one}/schedules.yaml`,
+    entries.join("") +
+      `- id: due\n  cron: "* * * * *"\n  timezone: UTC\n  dag: ${dag}\n  tenant: bench\n`,
+  );
+  const cases = {
+    importsMs: () => wall(["run", "-A", "--quiet", "--config", CONFIG, FLOOR], dir),
+    noneDueMs: () => scheduler(none, dir, false),
+    oneDueMs: () => scheduler(one, dir, true),
+  };
+  const times: Record<keyof SchedulerTimes, number[]> = {
+    importsMs: [],
+    noneDueMs: [],
+    oneDueMs: [],
+  };
+  for (let r = 0; r <= reps; r++) {
+    for (const k of Object.keys(cases) as (keyof SchedulerTimes)[]) {
+      const ms = await cases[k]();
+      if (r > 0) times[k].push(ms);
+    }
+  }
+  return {
+    importsMs: median(times.importsMs),
+    noneDueMs: median(times.noneDueMs),
+    oneDueMs: median(times.oneDueMs),
+  };
+}
+
+async function scheduler(schedules: string, dir: string, due: boolean): Promise<number> {
+  const run = crypto.randomUUID();
+  const events = `${dir}/sched-events-${run}.jsonl`;
+  const ms = await wall(
+    ["run", "-A", "--quiet", "--config", CONFIG, MAIN, "scheduler", "--dir", schedules, "--once"],
+    dir,
+    {
+      ORCH_EVENTS_PATH: events,
+      STATE_STORE_PATH: `${dir}/sched-state-${run}/state.jsonl`,
+      WORKFLOWS_DIR: WORKFLOWS,
+      SCHED_MAX_PARALLEL: "2",
+    },
+  );
+  let text = "";
+  try {
+    text = await Deno.readTextFile(events);
+    await Deno.remove(events);
+  } catch { /* no run, no events file */ }
+  await Deno.remove(`${dir}/sched-state-${run}`, { recursive: true }).catch(() => {});
+  const ran = text.includes('"event":"dag_done"');
+  if (ran !== due) throw new Error(`scheduler --once: expected ${due ? "a run" : "no run"}`);
+  return ms;
+}
+
+async function wall(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).slice(-500);
+    throw new Error(`${args.at(-1)} exited ${out.code}: ${err}`);
+  }
+  return ms;
+}
