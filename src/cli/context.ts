@@ -21,6 +21,7 @@ export class AppContext {
   #registry?: Promise<WorkflowRegistry>;
   #pool?: TaskPool;
   #events?: EventLog;
+  readonly #logFailed = new AbortController();
 
   /**
    * @param io Streams and environment.
@@ -52,7 +53,17 @@ export class AppContext {
 
   /** @returns The task-level event log at ORCH_EVENTS_PATH. */
   events(): EventLog {
-    return this.#events ??= new EventLog(this.config.paths.eventsPath);
+    return this.#events ??= new EventLog(this.config.paths.eventsPath, {
+      onError: (err) => this.#logFailed.abort(err.message),
+    });
+  }
+
+  /**
+   * Aborted when the event log cannot be written: runs whose facts can no longer be
+   * recorded stop at once instead of running on unlogged.
+   */
+  get logFailed(): AbortSignal {
+    return this.#logFailed.signal;
   }
 
   /** Least-privilege settings for plugin workers, unless ORCH_SANDBOX=off. */

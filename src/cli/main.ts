@@ -72,6 +72,7 @@ export async function runCli(
   options: { pool?: TaskPool } = {},
 ): Promise<number> {
   let ctx: AppContext | undefined;
+  let failure: unknown;
   try {
     const [name, ...rest] = args;
     if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -87,12 +88,14 @@ export async function runCli(
     ctx = new AppContext(io, options);
     return await cmd.run(ctx, rest);
   } catch (err) {
+    failure = err;
     return report(io, err);
   } finally {
     try {
       await ctx?.close();
     } catch (err) {
-      report(io, err);
+      // Closing re-throws an error the command already reported (e.g. a failed log write).
+      if (err !== failure) report(io, err);
     }
   }
 }

@@ -171,7 +171,7 @@ class SubsetParser {
 }
 
 /** A flow node at `r.at`; advances `r.at` past it. */
-function flowNode(l: string, r: { at: number }): unknown {
+function flowNode(l: string, r: { at: number; depth?: number }): unknown {
   const c = l[r.at];
   if (c === "[") return flowSeq(l, r);
   if (c === "{") return flowMap(l, r);
@@ -187,12 +187,22 @@ function skipSpaces(l: string, r: { at: number }): void {
   while (l.charCodeAt(r.at) === SPACE) r.at++;
 }
 
-function flowSeq(l: string, r: { at: number }): unknown[] {
+/** Deeper flow nesting leaves the subset: the guarded parser reports it (src/lib/yaml.ts). */
+const MAX_FLOW_DEPTH = 32;
+
+function enter(r: { at: number; depth?: number }): void {
+  r.depth = (r.depth ?? 0) + 1;
+  if (r.depth > MAX_FLOW_DEPTH) throw OUTSIDE;
+}
+
+function flowSeq(l: string, r: { at: number; depth?: number }): unknown[] {
   const out: unknown[] = [];
+  enter(r);
   r.at++;
   skipSpaces(l, r);
   if (l[r.at] === "]") {
     r.at++;
+    r.depth!--;
     return out;
   }
   for (;;) {
@@ -200,17 +210,22 @@ function flowSeq(l: string, r: { at: number }): unknown[] {
     out.push(flowNode(l, r));
     skipSpaces(l, r);
     const c = l[r.at++];
-    if (c === "]") return out;
+    if (c === "]") {
+      r.depth!--;
+      return out;
+    }
     if (c !== ",") throw OUTSIDE;
   }
 }
 
-function flowMap(l: string, r: { at: number }): Record<string, unknown> {
+function flowMap(l: string, r: { at: number; depth?: number }): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  enter(r);
   r.at++;
   skipSpaces(l, r);
   if (l[r.at] === "}") {
     r.at++;
+    r.depth!--;
     return out;
   }
   for (;;) {
@@ -225,7 +240,10 @@ function flowMap(l: string, r: { at: number }): Record<string, unknown> {
     out[key] = flowNode(l, r);
     skipSpaces(l, r);
     const c = l[r.at++];
-    if (c === "}") return out;
+    if (c === "}") {
+      r.depth!--;
+      return out;
+    }
     if (c !== ",") throw OUTSIDE;
   }
 }

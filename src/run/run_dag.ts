@@ -91,7 +91,10 @@ export async function runDag(
     };
     await deps.store.recordEvent(started);
     const result = await executeWithin(prepared, deps, options, runId);
-    await deps.events.flush?.();
+    // The run's end goes to the state store even when the event log failed (disk full),
+    // so it never looks "running"; the log's error is re-thrown after.
+    let logError: unknown;
+    await deps.events.flush?.().catch((err) => logError = err);
     const finished: NewEvent<RunFinishedEvent> = {
       event: "run_finished",
       ...link,
@@ -104,6 +107,7 @@ export async function runDag(
       ...(result.status === "cancelled" ? { reason: String(options.signal?.reason ?? "") } : {}),
     };
     await deps.store.recordEvent(finished);
+    if (logError) throw logError;
     return result;
   } finally {
     lock.release();

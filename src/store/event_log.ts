@@ -47,10 +47,16 @@ export class EventLog {
   #scheduled = false;
   #file: Deno.FsFile | null = null;
   #error: LogWriteError | null = null;
+  readonly #onError?: (err: LogWriteError) => void;
 
-  /** @param path The JSONL file; parent directories are created on first write. */
-  constructor(path: string) {
+  /**
+   * @param path The JSONL file; parent directories are created on first write.
+   * @param options `onError`: called once, on the first failed write (disk full, file
+   *   removed...), so the caller can stop work whose facts can no longer be recorded.
+   */
+  constructor(path: string, options: { onError?: (err: LogWriteError) => void } = {}) {
     this.path = path;
+    this.#onError = options.onError;
   }
 
   /**
@@ -123,6 +129,7 @@ export class EventLog {
       this.#write(lines);
     } catch (err) {
       this.#error = err instanceof LogWriteError ? err : new LogWriteError(this.path, err);
+      this.#onError?.(this.#error);
     }
   }
 

@@ -89,3 +89,14 @@ Deno.test("parseDag() gives the same DAG through the subset as through npm:yaml"
   assert.deepEqual({ ...slow, name: fast.name }, fast);
   assert.equal(slow.name, "layered_1000 ");
 });
+
+Deno.test("parseSubset() leaves deep flow nesting to the guarded parser", () => {
+  const deep = "name: d\ntasks:\n  - id: a\n    workflow_ref: w\n    params:\n      x: " +
+    "[".repeat(40) + "]".repeat(40) + "\n";
+  assert.equal(parseSubset(deep), undefined);
+  const shallow = deep.replace("[".repeat(40) + "]".repeat(40), "[[1], [2]]");
+  assert.deepEqual(
+    (parseSubset(shallow) as { tasks: { params: unknown }[] }).tasks[0].params,
+    { x: [[1], [2]] },
+  );
+});

@@ -109,3 +109,36 @@ Deno.test("an unwritable events path fails before any task runs, without a stack
     await sb.cleanup();
   }
 });
+
+Deno.test({
+  name: "a full disk stops the run at the first failed write, reported once, exit 4",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const sb = await sandbox();
+    try {
+      const dag = await sb.write(
+        "d.yaml",
+        dagYaml("full", [
+          { id: "a", workflow_ref: "sleep", params: { ms: 50 } },
+          { id: "b", workflow_ref: "echo", depends_on: ["a"] },
+        ]),
+      );
+      // /dev/full accepts open() and fails every write with ENOSPC.
+      const env = { ...sb.env, WORKFLOWS_DIR: FIXTURE_WORKFLOWS, ORCH_EVENTS_PATH: "/dev/full" };
+      const r = await orch(["run", "--dag", dag, "--quiet"], { cwd: sb.dir, env });
+      assert.equal(r.code, 4);
+      assert.equal(r.stdout, "");
+      const lines = r.stderr.split("\n").filter((l) => l.startsWith("LogWriteError:"));
+      assert.deepEqual(lines, [
+        'LogWriteError: Cannot write log "/dev/full": No space left on device (os error 28)',
+      ]);
+      const state = await Deno.readTextFile(sb.state);
+      const finished = state.split("\n").filter(Boolean).map((l) => JSON.parse(l))
+        .find((e) => e.event === "run_finished");
+      assert.equal(finished?.status, "cancelled");
+      assert.equal(finished?.tasks_succeeded, 0);
+    } finally {
+      await sb.cleanup();
+    }
+  },
+});

@@ -33,7 +33,11 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 Deno.test("runDag() records run_started and run_finished and holds the run lock while running", async () => {
   await withDir(async (dir) => {
     const dagFile = join(dir, "d.yaml");
-    await Deno.writeTextFile(dagFile, dagYaml("d", [{ id: "a", workflow_ref: "echo" }]));
+    // The task sleeps, so a lock check started at its task_start ends while the run still runs.
+    await Deno.writeTextFile(
+      dagFile,
+      dagYaml("d", [{ id: "a", workflow_ref: "sleep", params: { ms: 200 } }]),
+    );
     const pool = new InlinePool({ size: 1 });
     const store = new StateStore(join(dir, "state.jsonl"));
     const events = new EventLog(join(dir, "events.jsonl"));
@@ -54,8 +58,10 @@ Deno.test("runDag() records run_started and run_finished and holds the run lock 
         scheduleId: "s",
         minute: "2026-01-01T00:00",
         runParams: { k: 1 },
-        onEvent: () => {
-          isRunLockHeld(join(dir, "runs"), "r1").then((h) => held.push(h));
+        onEvent: (e) => {
+          if (e.event === "task_start") {
+            isRunLockHeld(join(dir, "runs"), "r1").then((h) => held.push(h));
+          }
         },
       });
       assert.equal(result.status, "success");

@@ -68,9 +68,10 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
       scheduleId: plan.scheduleId,
       runParams: plan.runParams,
       reuse: plan.reuse,
-      signal: cancel.signal,
+      signal: AbortSignal.any([cancel.signal, ctx.logFailed]),
       onEvent: progressPrinter(ctx, !values.json && !values.quiet),
     });
+    await events.flush(); // a failed write ends here as LogWriteError (exit 4)
     if (values.json) {
       ctx.io.stdout(JSON.stringify({ ...runResultJson(result), retry_of: plan.retryOf }) + "\n");
     } else {

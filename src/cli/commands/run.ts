@@ -65,12 +65,13 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     const deps = { pool: ctx.pool(), events, store, clock: ctx.clock, sleep: ctx.sleep };
     result = await runDag(prepared, deps, {
       trigger: "manual",
-      signal: cancel.signal,
+      signal: AbortSignal.any([cancel.signal, ctx.logFailed]),
       onEvent: progressPrinter(ctx, !values.json && !values.quiet),
     });
   } finally {
     stop();
   }
+  await events.flush(); // a failed write ends here as LogWriteError (exit 4), not as a summary
   if (values.json) ctx.io.stdout(JSON.stringify(runResultJson(result)) + "\n");
   else {
     ctx.io.stdout(renderSummary(result));
