@@ -20,7 +20,6 @@ export {
   runsDir,
 } from "./liveness.ts";
 export {
-  closeRecoveredLogs,
   findUnfinishedRuns,
   isRunDead,
   type LivenessProbe,
