@@ -54,6 +54,8 @@ interface LoopReport {
   phases: Map<Phase, number>;
   tornTails: number;
   interrupted: number;
+  /** Iterations stopped by SIGTERM, then SIGKILL mid-shutdown. */
+  terms: number;
   delays: number[];
   iterationMs: number[];
   /** How long an unkilled `--once` took (see {@link calibrate}). */
@@ -186,6 +188,7 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
     phases: new Map(),
     tornTails: 0,
     interrupted: 0,
+    terms: 0,
     delays: [],
     iterationMs: [],
     lifeMs: await calibrate(sb, mode),
@@ -200,13 +203,17 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
     const child = spawn(sb, ["scheduler", "--dir", dir, `--${mode}`]);
     const delay = Math.floor(0.15 * report.lifeMs + random() * span);
     report.delays.push(delay);
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already exited */ }
-    }, delay);
+    // Every fourth --serve is stopped as systemd does when the stop times out: SIGTERM,
+    // then SIGKILL during the shutdown (0-300 ms later).
+    const term = mode === "serve" && i % 4 === 3;
+    const termAfter = term ? Math.floor(random() * 300) : 0;
+    if (term) report.terms++;
+    const timers = [
+      setTimeout(() => signal(child, term ? "SIGTERM" : "SIGKILL"), delay),
+      setTimeout(() => signal(child, "SIGKILL"), delay + termAfter),
+    ];
     const status = await child.status;
-    clearTimeout(timer);
+    timers.forEach(clearTimeout);
     const killed = status.signal === "SIGKILL";
     if (killed) report.killed++;
     if (await hasTornTail(sb.state)) report.tornTails++;
@@ -215,7 +222,10 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
       ? phaseOf(child.pid, await readState(sb), await readEvents(sb))
       : "exited before kill";
     report.phases.set(phase, (report.phases.get(phase) ?? 0) + 1);
-    const where = `${mode} iteration ${i} (seed ${FAULT_SEED}, kill after ${delay} ms, ${phase})`;
+    const how = term
+      ? `SIGTERM after ${delay} ms, SIGKILL ${termAfter} ms later`
+      : `kill after ${delay} ms`;
+    const where = `${mode} iteration ${i} (seed ${FAULT_SEED}, ${how}, ${phase})`;
     if (i % 3 === 2) {
       const runs = await orch(["runs", "--json", "--limit", "5"], { cwd: sb.dir, env: env(sb) });
       assert.equal(runs.code, 0, `${where}: orch runs: ${runs.stderr}`);
@@ -235,7 +245,10 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
       if (e.pid !== child.pid || e.event !== "run_started") continue;
       const end = finished.get(String(e.run_id))!;
       if (end.status === "interrupted") report.interrupted++;
-      else assert.equal(end.status, "success", `${where}: run ${e.run_id} ended ${end.status}`);
+      else {
+        const ok = term ? ["success", "cancelled"] : ["success"];
+        assert.ok(ok.includes(String(end.status)), `${where}: run ${e.run_id} ${end.status}`);
+      }
     }
     for (const e of state) {
       if (e.event !== "run_finished" || e.status !== "interrupted") continue;
@@ -245,6 +258,12 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
     report.iterationMs.push(performance.now() - t0);
   }
   return report;
+}
+
+function signal(child: Deno.ChildProcess, sig: Deno.Signal): void {
+  try {
+    child.kill(sig);
+  } catch { /* already exited */ }
 }
 
 async function readState(sb: Sandbox): Promise<Line[]> {
@@ -264,13 +283,21 @@ async function leftoverLocks(sb: Sandbox): Promise<string[]> {
   return out;
 }
 
+/** Watermark temp files left by a process killed while saving them. */
+async function leftoverTemps(sb: Sandbox): Promise<number> {
+  let n = 0;
+  for await (const f of Deno.readDir(`${sb.dir}/logs`)) if (f.name.includes(".tmp-")) n++;
+  return n;
+}
+
 function summary(r: LoopReport): string {
   const phases = [...r.phases].map(([p, n]) => `${p}: ${n}`).join(", ");
   const it = percentiles(r.iterationMs);
   const d = percentiles(r.delays);
   return `--${r.mode}: unkilled --once life ${Math.round(r.lifeMs)} ms, kill delays ` +
     `p50 ${d.p50} ms max ${d.max} ms; ${r.killed}/${KILLS} killed (${phases}); ${r.interrupted} runs ` +
-    `recovered as interrupted; torn tails seen: ${r.tornTails}; iteration p50 ${it.p50} ms`;
+    `recovered as interrupted; ${r.terms} stopped by SIGTERM then SIGKILL; ` +
+    `torn tails seen: ${r.tornTails}; iteration p50 ${it.p50} ms`;
 }
 
 Deno.test(
@@ -297,9 +324,13 @@ Deno.test(
       checkStateInvariants(state);
       checkEventLog(await readEvents(sb));
       assert.deepEqual(await leftoverLocks(sb), [], "run lock files left behind");
+      const temps = await leftoverTemps(sb);
       assert.ok(once.killed + serve.killed >= KILLS, `only ${once.killed + serve.killed} kills`);
       const s = ((performance.now() - started) / 1000).toFixed(1);
-      console.log(`${summary(once)}\n${summary(serve)}\n${state.length} state lines, ${s} s`);
+      console.log(
+        `${summary(once)}\n${summary(serve)}\n${state.length} state lines, ` +
+          `${temps} watermark temp files left, ${s} s`,
+      );
     } catch (err) {
       if (Deno.env.get("FAULT_KEEP")) console.error(`Kept the files in ${sb.dir}`);
       throw err;
