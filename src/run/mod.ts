@@ -26,6 +26,7 @@ export {
   recoverDeadRuns,
   recoverInTransaction,
   type Recovery,
+  STALE_LOCK_MS,
   UNFINISHED_HORIZON_MS,
   type UnfinishedRun,
 } from "./recovery.ts";

@@ -9,6 +9,13 @@ import { readRunTasks } from "./run_tasks.ts";
 /** How far back unfinished runs are looked for: older `run_started` lines are not read. */
 export const UNFINISHED_HORIZON_MS = 7 * 24 * 3_600_000;
 
+/**
+ * How old an unheld lock file of no unfinished run must be before recovery removes it.
+ * A process takes its lock right after creating the file; the margin only keeps a sweep
+ * from racing that.
+ */
+export const STALE_LOCK_MS = 10_000;
+
 /** A run enqueued or started, with no `run_finished` yet. */
 export interface UnfinishedRun {
   runId: string;
@@ -99,7 +106,7 @@ export interface Recovery {
  * none), removes its stale lock file and appends `run_finished` with status
  * `interrupted` (with task counts from the event log). Under the store's lock, so a run
  * cannot finish between the check and the append, and two processes never both record
- * the same run.
+ * the same run. Then removes stale lock files that belong to no recorded run.
  *
  * Crash safety: the task-level log is written and flushed before the transaction commits
  * `run_finished`. A process killed in between leaves the run unfinished, and the next
@@ -165,7 +172,37 @@ export async function recoverInTransaction(
   } finally {
     await log.close();
   }
+  const live = new Set(out.unfinished.map((r) => r.runId));
+  await sweepStaleLocks(options.runsDir, { now, keep: live });
   return out;
+}
+
+/**
+ * Removes lock files that no run will ever release or recover: unheld, older than
+ * {@link STALE_LOCK_MS} and not of an unfinished run. A scheduler killed inside its tick,
+ * after taking the locks of the runs it was enqueueing but before the enqueue committed,
+ * leaves such files (no event names those runs, so recovery never looks at them).
+ * @param dir The runs directory.
+ * @param options `now` and the run ids to keep.
+ */
+async function sweepStaleLocks(
+  dir: string,
+  options: { now: Date; keep: ReadonlySet<string> },
+): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return; // no runs directory yet
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.endsWith(".lock")) continue;
+    const runId = entry.name.slice(0, -".lock".length);
+    if (options.keep.has(runId)) continue;
+    const mtime = (await Deno.stat(`${dir}/${entry.name}`).catch(() => null))?.mtime;
+    if (!mtime || options.now.getTime() - mtime.getTime() < STALE_LOCK_MS) continue;
+    if (!(await isRunLockHeld(dir, runId))) await removeRunLock(dir, runId);
+  }
 }
 
 /**

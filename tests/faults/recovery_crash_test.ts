@@ -2,12 +2,19 @@
  * Crash windows of crash recovery itself, replayed deterministically: a process that
  * records a dead run `interrupted` and dies right after its state transaction commits
  * (found by kill_scheduler_test: the run's task-level log was never closed, and no later
- * process would close it, since the run no longer looked unfinished).
+ * process would close it, since the run no longer looked unfinished), and a tick killed
+ * after taking its runs' locks but before committing (their lock files stayed forever).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { EventLog, ManualClock, StateStore } from "../../mod.ts";
-import { recoverDeadRuns, recoverInTransaction, runLockPath } from "../../src/run/mod.ts";
+import {
+  acquireRunLock,
+  recoverDeadRuns,
+  recoverInTransaction,
+  runLockPath,
+  STALE_LOCK_MS,
+} from "../../src/run/mod.ts";
 import { strictJsonl } from "./_fault.ts";
 
 const NOW = new Date("2026-05-01T10:00:00Z");
@@ -80,6 +87,34 @@ Deno.test("a recovery that dies after closing the task log but before committing
     assert.equal((await strictJsonl(events)).filter((e) => e.event === "dag_done").length, 1);
     const fin = (await strictJsonl(store.path)).filter((e) => e.event === "run_finished");
     assert.equal(fin.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("recovery removes the lock files a tick killed before its commit left, and only those", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "orch_fault_" });
+  try {
+    const { store, probe } = await deadRun(dir);
+    const runs = probe.runsDir;
+    const old = new Date(NOW.getTime() - STALE_LOCK_MS - 1000);
+    // Killed mid-tick: lock files of runs never enqueued, no longer held.
+    for (const id of ["orphan-1", "orphan-2"]) {
+      await Deno.writeTextFile(runLockPath(runs, id), "");
+      await Deno.utime(runLockPath(runs, id), old, old);
+    }
+    // Just created (its process may not have locked it yet), and one held by a live run.
+    await Deno.writeTextFile(runLockPath(runs, "fresh"), "");
+    await Deno.utime(runLockPath(runs, "fresh"), NOW, NOW);
+    const held = await acquireRunLock(runs, "held");
+    try {
+      await Deno.utime(held.path, old, old);
+      await recoverDeadRuns(store, probe);
+      const left = (await Array.fromAsync(Deno.readDir(runs))).map((e) => e.name).sort();
+      assert.deepEqual(left, ["fresh.lock", "held.lock"]);
+    } finally {
+      held.release();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
