@@ -195,14 +195,15 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
     lifeMs: await calibrate(sb, mode),
   };
   // Kills over 15-100 % of a --once life (--serve idles after its runs: some land there).
-  const span = report.lifeMs * (mode === "once" ? 0.85 : 0.9);
+  // The --once estimate follows the machine: halfway to each observed exit, +3 % per kill.
+  let life = report.lifeMs;
   for (let i = 0; i < KILLS; i++) {
     const t0 = performance.now();
     const dir = `sched/${mode}${i}`;
     const ids = Array.from({ length: PER_ITERATION }, (_, k) => `${mode}${i}_${k}`);
     await writeSchedules(sb, dir, ids);
     const child = spawn(sb, ["scheduler", "--dir", dir, `--${mode}`]);
-    const delay = Math.floor(0.15 * report.lifeMs + random() * span);
+    const delay = Math.floor(life * (0.15 + random() * (mode === "once" ? 0.85 : 0.9)));
     report.delays.push(delay);
     // Every fourth --serve is stopped as systemd does when the stop times out: SIGTERM,
     // then SIGKILL during the shutdown (0-300 ms later).
@@ -216,6 +217,7 @@ async function killLoop(sb: Sandbox, mode: Mode, random: () => number): Promise<
     const status = await child.status;
     timers.forEach(clearTimeout);
     const killed = status.signal === "SIGKILL";
+    if (mode === "once") life = killed ? life * 1.03 : (life + (performance.now() - t0)) / 2;
     if (killed) report.killed++;
     if (await hasTornTail(sb.state)) report.tornTails++;
     if (await hasTornTail(sb.events)) report.tornTails++;
