@@ -20,13 +20,13 @@ export {
   runsDir,
 } from "./liveness.ts";
 export {
-  closeRecoveredLogs,
   findUnfinishedRuns,
   isRunDead,
   type LivenessProbe,
   recoverDeadRuns,
   recoverInTransaction,
   type Recovery,
+  STALE_LOCK_MS,
   UNFINISHED_HORIZON_MS,
   type UnfinishedRun,
 } from "./recovery.ts";

@@ -9,6 +9,13 @@ import { readRunTasks } from "./run_tasks.ts";
 /** How far back unfinished runs are looked for: older `run_started` lines are not read. */
 export const UNFINISHED_HORIZON_MS = 7 * 24 * 3_600_000;
 
+/**
+ * How old an unheld lock file of no unfinished run must be before recovery removes it.
+ * A process takes its lock right after creating the file; the margin only keeps a sweep
+ * from racing that.
+ */
+export const STALE_LOCK_MS = 10_000;
+
 /** A run enqueued or started, with no `run_finished` yet. */
 export interface UnfinishedRun {
   runId: string;
@@ -94,13 +101,22 @@ export interface Recovery {
 }
 
 /**
- * Inside a state transaction: finds unfinished runs and appends `run_finished` with status
- * `interrupted` for each dead one (with task counts from the event log). Under the
- * store's lock, so a run cannot finish between the check and the append, and two
- * processes never both record the same run.
+ * Inside a state transaction: finds unfinished runs and, for each dead one, closes its
+ * task-level log with a `dag_done` of status `interrupted` (when it started and has
+ * none), removes its stale lock file and appends `run_finished` with status
+ * `interrupted` (with task counts from the event log). Under the store's lock, so a run
+ * cannot finish between the check and the append, and two processes never both record
+ * the same run. Then removes stale lock files that belong to no recorded run.
+ *
+ * Crash safety: the task-level log is written and flushed before the transaction commits
+ * `run_finished`. A process killed in between leaves the run unfinished, and the next
+ * recovery sees the `dag_done` and does not write it again; so every recovered run ends
+ * up with exactly one `dag_done` and one `run_finished`, wherever the recovering process
+ * dies.
  * @param tx The transaction.
  * @param options Clock, event log path and liveness probe.
  * @returns The recovered and the remaining unfinished runs.
+ * @throws {LogWriteError} When the event log cannot be written (nothing is recorded then).
  */
 export async function recoverInTransaction(
   tx: StateTransaction,
@@ -109,69 +125,83 @@ export async function recoverInTransaction(
   const now = options.clock.now();
   const runs = await findUnfinishedRuns(tx.scanBackward(), { now, horizonMs: options.horizonMs });
   const out: Recovery = { recovered: [], unfinished: [] };
-  for (const run of runs) {
-    const why = await isRunDead(run, options);
-    if (!why) {
-      out.unfinished.push(run);
-      continue;
-    }
-    const tasks = run.started
-      ? await readRunTasks(options.eventsPath, run.runId)
-      : { succeeded: 0, failed: 0, skipped: 0 };
-    const event: NewEvent<RunFinishedEvent> = {
-      event: "run_finished",
-      run_id: run.runId,
-      ...(run.scheduleId ? { schedule_id: run.scheduleId } : {}),
-      dag_name: run.dagName,
-      status: "interrupted",
-      duration_s: Math.max(0, (now.getTime() - run.since.getTime()) / 1000),
-      tasks_succeeded: tasks.succeeded,
-      tasks_failed: tasks.failed,
-      tasks_skipped: tasks.skipped,
-      reason: `Interrupted: ${why}`,
-    };
-    tx.append(event);
-    out.recovered.push({ ...run, reason: event.reason! });
-  }
-  return out;
-}
-
-/**
- * Closes the task-level log of recovered runs with a `dag_done` of status `interrupted`
- * (only for runs that started and whose log has no `dag_done`), and removes stale locks.
- * @param recovered Runs recorded `interrupted`.
- * @param options Event log path, runs directory and clock.
- */
-export async function closeRecoveredLogs(
-  recovered: Recovery["recovered"],
-  options: { eventsPath: string; runsDir: string; clock: Clock },
-): Promise<void> {
-  if (recovered.length === 0) return;
   const log = new EventLog(options.eventsPath);
   try {
-    for (const run of recovered) {
-      await removeRunLock(options.runsDir, run.runId);
-      if (!run.started) continue;
-      const tasks = await readRunTasks(options.eventsPath, run.runId);
-      if (tasks.done || !tasks.found) continue;
-      const now = options.clock.now();
-      log.append({
-        timestamp: now.toISOString(),
-        event: "dag_done",
-        run_id: run.runId,
-        dag_name: run.dagName,
-        tenant_id: run.tenantId,
-        status: "interrupted",
+    for (const run of runs) {
+      const why = await isRunDead(run, options);
+      if (!why) {
+        out.unfinished.push(run);
+        continue;
+      }
+      const tasks = run.started
+        ? await readRunTasks(options.eventsPath, run.runId)
+        : { succeeded: 0, failed: 0, skipped: 0, found: false, done: true };
+      const counts = {
         tasks_succeeded: tasks.succeeded,
         tasks_failed: tasks.failed,
         tasks_skipped: tasks.skipped,
         duration_s: Math.max(0, (now.getTime() - run.since.getTime()) / 1000),
-        reason: run.reason,
-        v: EVENT_SCHEMA_VERSION,
-      });
+      };
+      const reason = `Interrupted: ${why}`;
+      if (tasks.found && !tasks.done) {
+        log.append({
+          timestamp: now.toISOString(),
+          event: "dag_done",
+          run_id: run.runId,
+          dag_name: run.dagName,
+          tenant_id: run.tenantId,
+          status: "interrupted",
+          ...counts,
+          reason,
+          v: EVENT_SCHEMA_VERSION,
+        });
+      }
+      await removeRunLock(options.runsDir, run.runId);
+      const event: NewEvent<RunFinishedEvent> = {
+        event: "run_finished",
+        run_id: run.runId,
+        ...(run.scheduleId ? { schedule_id: run.scheduleId } : {}),
+        dag_name: run.dagName,
+        status: "interrupted",
+        ...counts,
+        reason,
+      };
+      tx.append(event);
+      out.recovered.push({ ...run, reason });
     }
   } finally {
     await log.close();
+  }
+  const live = new Set(out.unfinished.map((r) => r.runId));
+  await sweepStaleLocks(options.runsDir, { now, keep: live });
+  return out;
+}
+
+/**
+ * Removes lock files that no run will ever release or recover: unheld, older than
+ * {@link STALE_LOCK_MS} and not of an unfinished run. A scheduler killed inside its tick,
+ * after taking the locks of the runs it was enqueueing but before the enqueue committed,
+ * leaves such files (no event names those runs, so recovery never looks at them).
+ * @param dir The runs directory.
+ * @param options `now` and the run ids to keep.
+ */
+async function sweepStaleLocks(
+  dir: string,
+  options: { now: Date; keep: ReadonlySet<string> },
+): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return; // no runs directory yet
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.endsWith(".lock")) continue;
+    const runId = entry.name.slice(0, -".lock".length);
+    if (options.keep.has(runId)) continue;
+    const mtime = (await Deno.stat(`${dir}/${entry.name}`).catch(() => null))?.mtime;
+    if (!mtime || options.now.getTime() - mtime.getTime() < STALE_LOCK_MS) continue;
+    if (!(await isRunLockHeld(dir, runId))) await removeRunLock(dir, runId);
   }
 }
 
@@ -181,6 +211,7 @@ export async function closeRecoveredLogs(
  * @param store The state store.
  * @param options Event log path, runs directory and clock; `host` defaults to this machine.
  * @returns The runs recovered.
+ * @throws {LogWriteError} When the state store or the event log cannot be written.
  */
 export async function recoverDeadRuns(
   store: StateStore,
@@ -188,6 +219,5 @@ export async function recoverDeadRuns(
 ): Promise<Recovery["recovered"]> {
   const probe = { ...options, host: options.host ?? hostName() };
   const { recovered } = await store.transaction((tx) => recoverInTransaction(tx, probe));
-  await closeRecoveredLogs(recovered, options);
   return recovered;
 }

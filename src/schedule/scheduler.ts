@@ -3,7 +3,6 @@ import { newRunId } from "../lib/ids.ts";
 import type { Sleep } from "../lib/sleep.ts";
 import {
   acquireRunLock,
-  closeRecoveredLogs,
   hostName,
   recoverInTransaction,
   type Recovery,
@@ -147,11 +146,6 @@ export class Scheduler {
       for (const lock of taken) lock.release();
       throw err;
     }
-    await closeRecoveredLogs(report.recovered, {
-      eventsPath: d.eventsPath,
-      runsDir: this.#runsDir,
-      clock: d.clock,
-    });
     this.#announce(report);
     this.#queue.push(...report.enqueued);
     return report;
