@@ -69,7 +69,9 @@ export async function writeWatermarks(
   for (const [id, at] of [...merged].sort((a, b) => a[0].localeCompare(b[0]))) {
     watermarks[id] = at.toISOString();
   }
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  // One fixed name: writers hold the exclusive lock, and a file left by a writer killed
+  // mid-save is simply overwritten (no temp files pile up).
+  const tmp = `${path}.tmp`;
   const data = new TextEncoder().encode(JSON.stringify({ v: 1, watermarks }, null, 2) + "\n");
   try {
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });

@@ -92,7 +92,8 @@ export class EventLog {
     if (this.#file) return;
     try {
       await Deno.mkdir(dirname(this.path), { recursive: true });
-      this.#file ??= await Deno.open(this.path, { append: true, create: true });
+      this.#file ??= await Deno.open(this.path, { append: true, create: true, read: true });
+      completeLastLine(this.#file);
     } catch (err) {
       throw new LogWriteError(this.path, err);
     }
@@ -136,7 +137,8 @@ export class EventLog {
   #openSync(): Deno.FsFile {
     if (this.#file) return this.#file;
     Deno.mkdirSync(dirname(this.path), { recursive: true });
-    this.#file = Deno.openSync(this.path, { append: true, create: true });
+    this.#file = Deno.openSync(this.path, { append: true, create: true, read: true });
+    completeLastLine(this.#file);
     return this.#file;
   }
 
@@ -160,4 +162,17 @@ export class EventLog {
 function writeAll(file: Deno.FsFile, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) off += file.writeSync(buf.subarray(off));
+}
+
+/**
+ * A writer killed mid-line (or a hand edit) can leave the file without a final newline;
+ * the next line would be glued to that fragment and lost with it. End the fragment first.
+ * (Two processes doing this at once leave an empty line, which readers skip.)
+ */
+function completeLastLine(file: Deno.FsFile): void {
+  const size = file.seekSync(0, Deno.SeekMode.End);
+  if (size === 0) return;
+  file.seekSync(-1, Deno.SeekMode.End);
+  const last = new Uint8Array(1);
+  if (file.readSync(last) === 1 && last[0] !== 0x0a) writeAll(file, encoder.encode("\n"));
 }

@@ -39,3 +39,18 @@ Deno.test("EventLog writes every appended object as one whole line", async (t) =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("EventLog completes a cut-off last line before appending", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/e.jsonl`;
+    await Deno.writeTextFile(path, '{"event":"a"}\n{"event":"b","cut');
+    const log = new EventLog(path);
+    log.append({ event: "c" });
+    await log.close();
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    assert.deepEqual(lines, ['{"event":"a"}', '{"event":"b","cut', '{"event":"c"}', ""]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
