@@ -7,21 +7,10 @@ import assert from "node:assert/strict";
 import { readJsonl, REPO, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
+import { seeded } from "./_fault.ts";
 
 const KILLS = Number(Deno.env.get("FAULT_KILLS") ?? 50);
 const SEED = Number(Deno.env.get("FAULT_SEED") ?? Date.now() % 100_000);
-
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Checks one run's events form a valid prefix of a run. */
 function checkRun(events: Record<string, unknown>[]): void {
@@ -44,7 +33,7 @@ function checkRun(events: Record<string, unknown>[]): void {
 
 Deno.test(`SIGKILL of orch run at ${KILLS} random points leaves a whole, consistent log (seed ${SEED})`, async () => {
   const sb = await sandbox();
-  const random = rng(SEED);
+  const random = seeded(SEED);
   try {
     const tasks = Array.from({ length: 60 }, (_, i) => ({
       id: `t${i}`,
