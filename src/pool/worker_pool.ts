@@ -40,7 +40,8 @@ export interface WorkerSpec {
 }
 
 interface Slot {
-  worker: WorkerLike;
+  /** Spawned on first need; undefined until then and after a timeout or crash. */
+  worker: WorkerLike | undefined;
   /** Key of the spec its worker was made for ("" for an inheriting thread). */
   profile: string;
   spec: WorkerSpec;
@@ -63,8 +64,12 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * A fixed pool of Web Workers, reused across tasks and runs; each worker caches the
+ * A bounded pool of Web Workers, reused across tasks and runs; each worker caches the
  * plugin modules it has loaded and runs one attempt at a time.
+ *
+ * Workers start lazily: a slot's worker is spawned when a job finds no idle worker of its
+ * kind (or for the first inspection), so a chain runs on one worker and a process that
+ * only validates DAGs starts one worker at most.
  *
  * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
@@ -112,16 +117,10 @@ export class WorkerPool implements TaskPool {
     this.size = options.size;
     this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
+    // Workers start lazily: a slot's worker is spawned when a job or an inspection
+    // needs it, so a process that only validates pays for one worker at most.
     for (let i = 0; i < options.size; i++) {
-      const slot: Slot = {
-        worker: undefined as unknown as WorkerLike,
-        profile: "",
-        spec: {},
-        inflight: new Map(),
-        slow: 0,
-      };
-      this.#attach(slot, { sandbox: this.#defaultSandbox });
-      this.#slots.push(slot);
+      this.#slots.push({ worker: undefined, profile: "", spec: {}, inflight: new Map(), slow: 0 });
     }
   }
 
@@ -159,13 +158,11 @@ export class WorkerPool implements TaskPool {
         this.#inspections.set(id, resolve);
         const source = this.#wireSource(r.source);
         // Only workers in the default sandbox load a module before its profile is known.
-        const plain = this.#slots.filter((s) => s.profile === this.#defaultKey);
-        const target = plain.length ? plain[i % plain.length].worker : this.#inspectorWorker();
+        const plain = this.#plainWorkers();
+        const target = plain.length ? plain[i % plain.length] : this.#inspectorWorker();
         target.postMessage({ type: "inspect", id, source, paramSets: r.paramSets });
-        // Inspection precedes a run: the other workers import the module meanwhile.
-        for (const s of plain) {
-          if (s.worker !== target) s.worker.postMessage({ type: "preload", source });
-        }
+        // Inspection precedes a run: the other running workers import the module meanwhile.
+        for (const w of plain) if (w !== target) w.postMessage({ type: "preload", source });
       })
     ));
   }
@@ -177,7 +174,7 @@ export class WorkerPool implements TaskPool {
     }
     for (const slot of this.#slots) {
       for (const p of slot.inflight.values()) {
-        if (p.job.runId === runId) slot.worker.postMessage({ type: "abort", id: p.id, reason });
+        if (p.job.runId === runId) slot.worker?.postMessage({ type: "abort", id: p.id, reason });
       }
     }
   }
@@ -187,9 +184,8 @@ export class WorkerPool implements TaskPool {
     for (const slot of this.#slots) {
       for (const p of slot.inflight.values()) this.#settle(p, cancelled("Pool closed"));
       slot.inflight.clear();
-      slot.worker.onmessage = null;
-      slot.worker.onerror = null;
-      slot.worker.terminate();
+      stop(slot.worker);
+      slot.worker = undefined;
     }
     this.#inspector?.terminate();
     for (let i = this.#qHead; i < this.#queue.length; i++) {
@@ -202,6 +198,18 @@ export class WorkerPool implements TaskPool {
 
   get #defaultKey(): string {
     return this.#defaultSandbox?.key ?? "";
+  }
+
+  /** Workers of the default sandbox; spawns the first slot's when none runs yet. */
+  #plainWorkers(): WorkerLike[] {
+    const key = this.#defaultKey;
+    const plain: WorkerLike[] = [];
+    for (const s of this.#slots) if (s.worker && s.profile === key) plain.push(s.worker);
+    if (plain.length) return plain;
+    const free = this.#slots.find((s) => !s.worker);
+    if (!free) return plain;
+    this.#attach(free, { sandbox: this.#defaultSandbox });
+    return [free.worker!];
   }
 
   #attach(slot: Slot, spec: WorkerSpec): void {
@@ -267,9 +275,14 @@ export class WorkerPool implements TaskPool {
     const spec = this.#specFor(p);
     const profile = specKey(spec);
     let best: Slot | undefined;
+    let unspawned: Slot | undefined;
     let idleOther: Slot | undefined;
     for (const s of this.#slots) {
       const n = s.inflight.size;
+      if (!s.worker) {
+        unspawned ??= s;
+        continue;
+      }
       if (s.profile !== profile) {
         if (n === 0 && !idleOther) idleOther = s;
         continue;
@@ -277,12 +290,15 @@ export class WorkerPool implements TaskPool {
       const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
       if (ok && (!best || n < best.inflight.size)) best = s;
     }
+    // An idle worker of this kind first; then a new worker, while the pool has room.
+    if (best && best.inflight.size === 0) return best;
+    if (unspawned) {
+      this.#attach(unspawned, spec);
+      return unspawned;
+    }
     if (best || !idleOther) return best;
     // No worker has this sandbox: swap an idle one (it is idle, so terminate() stops it).
-    const old = idleOther.worker;
-    old.onmessage = null;
-    old.onerror = null;
-    old.terminate();
+    stop(idleOther.worker);
     this.#attach(idleOther, spec);
     return idleOther;
   }
@@ -323,7 +339,7 @@ export class WorkerPool implements TaskPool {
       this.#queue = this.#queue.slice(this.#qHead);
       this.#qHead = 0;
     }
-    for (const [slot, jobs] of batches) slot.worker.postMessage({ type: "jobs", jobs });
+    for (const [slot, jobs] of batches) slot.worker!.postMessage({ type: "jobs", jobs });
   }
 
   #onMessage(slot: Slot, msg: FromWorker): void {
@@ -417,13 +433,11 @@ export class WorkerPool implements TaskPool {
     const requeue = [...slot.inflight.values()].filter((p) => !p.done);
     slot.inflight.clear();
     slot.slow = 0;
-    const old = slot.worker;
-    old.onmessage = null;
-    old.onerror = null;
-    old.terminate();
+    stop(slot.worker);
+    // The next job that needs a worker spawns a new one.
+    slot.worker = undefined;
     if (!slot.spec.process) this.#leaked++;
     if (this.#closed) return;
-    this.#attach(slot, slot.spec);
     for (const p of requeue) p.started = false;
     this.#queue.splice(this.#qHead, 0, ...requeue);
     this.#scheduleDispatch();
@@ -446,6 +460,14 @@ function cancelled(reason: string): JobOutcome {
     endedAt: now,
     cancelled: true,
   };
+}
+
+/** Detaches and terminates a worker (a thread stuck in a synchronous loop may survive). */
+function stop(worker: WorkerLike | undefined): void {
+  if (!worker) return;
+  worker.onmessage = null;
+  worker.onerror = null;
+  worker.terminate();
 }
 
 function specKey(spec: WorkerSpec): string {

@@ -110,3 +110,47 @@ Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("WorkerPool spawns workers lazily, only as many as the work needs", async (t) => {
+  const fakes: FakeWorker[] = [];
+  const pool = new WorkerPool({
+    size: 3,
+    spawn: () => {
+      const f = new FakeWorker();
+      fakes.push(f);
+      return f;
+    },
+  });
+  try {
+    await t.step("none at construction", () => assert.equal(fakes.length, 0));
+    await t.step("inspections start one worker", () => {
+      pool.inspect([{ source, paramSets: [] }, { source, paramSets: [{}] }]);
+      assert.equal(fakes.length, 1);
+    });
+    await t.step("one job at a time runs on one worker", async () => {
+      for (const id of ["a", "b", "c"]) {
+        const done = pool.run(job(id));
+        await turn();
+        const f = fakes.at(-1)!;
+        f.finish(f.batches.at(-1)![0], 5);
+        await done;
+      }
+      assert.equal(fakes.length, 1);
+    });
+    await t.step("jobs that find no idle worker start another, up to the size", async () => {
+      const runs = ["d", "e", "f", "g"].map((id) => pool.run(job(id)));
+      await turn();
+      assert.equal(fakes.length, 3);
+      for (let k = 0; k < 2; k++) {
+        for (const f of fakes) {
+          const last = f.batches.at(-1);
+          if (last && last.length) f.finish(last.splice(0, 1)[0], 5);
+        }
+        await turn();
+      }
+      await Promise.all(runs);
+    });
+  } finally {
+    await pool.close();
+  }
+});
