@@ -4,7 +4,7 @@ import type { SandboxProfile } from "../workflows/permissions.ts";
 import { ProcessWorker } from "./process_worker.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
-import type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 
 /** The part of a Web Worker the pool uses; `InlinePool` provides a same-thread one. */
 export interface WorkerLike {
@@ -23,8 +23,7 @@ interface Pending {
   id: number;
   job: Job;
   key: string;
-  hooks?: JobHooks;
-  resolve(o: JobOutcome): void;
+  handler: JobHandler;
   started: boolean;
   done: boolean;
   /** Counted in its slot's `slow` when dispatched. */
@@ -106,6 +105,7 @@ export class WorkerPool implements TaskPool {
   #defaultSandbox?: SandboxProfile;
   #inspector?: WorkerLike;
   #wire = new WeakMap<WorkflowSource, WorkflowSource>();
+  #keys = new WeakMap<WorkflowSource, string>();
   #closed = false;
   #leaked = 0;
 
@@ -130,22 +130,42 @@ export class WorkerPool implements TaskPool {
   }
 
   run(job: Job, hooks?: JobHooks): Promise<JobOutcome> {
-    if (this.#closed) return Promise.resolve(cancelled(`Pool is closed`));
     return new Promise((resolve) => {
-      const key = (job.source.sandbox?.key ?? "") + "|" +
-        (job.source.kind === "file" ? job.source.url : job.source.name);
-      this.#queue.push({
-        id: this.#nextId++,
-        job,
-        key,
-        hooks,
-        resolve,
-        started: false,
-        done: false,
-        slow: false,
+      this.submit(job, {
+        onStart: hooks?.onStart && ((at) => hooks.onStart!(at)),
+        onLog: hooks?.onLog && ((message, at) => hooks.onLog!(message, at)),
+        onDone: resolve,
       });
-      this.#scheduleDispatch();
     });
+  }
+
+  submit(job: Job, handler: JobHandler): void {
+    const p: Pending = {
+      id: this.#nextId++,
+      job,
+      key: this.#keyOf(job.source),
+      handler,
+      started: false,
+      done: false,
+      slow: false,
+    };
+    if (this.#closed) {
+      this.#settle(p, cancelled(`Pool is closed`));
+      return;
+    }
+    this.#queue.push(p);
+    this.#scheduleDispatch();
+  }
+
+  /** Speed and escalation key of a workflow: its sandbox and where it lives. */
+  #keyOf(source: WorkflowSource): string {
+    let k = this.#keys.get(source);
+    if (k === undefined) {
+      k = (source.sandbox?.key ?? "") + "|" +
+        (source.kind === "file" ? source.url : source.name);
+      this.#keys.set(source, k);
+    }
+    return k;
   }
 
   /** Inspects each source in one worker and has the other workers import it too. */
@@ -324,13 +344,14 @@ export class WorkerPool implements TaskPool {
         id: p.id,
         source: this.#wireSource(j.source),
         params: j.params,
-        upstream: j.upstream,
-        runParams: j.runParams,
         runId: j.runId,
         taskId: j.taskId,
         attempt: j.attempt,
-        timeoutMs: j.timeoutMs,
       };
+      // Absent fields cost nothing to clone; undefined ones cost a key each.
+      if (j.upstream?.length) req.upstream = j.upstream;
+      if (j.runParams !== undefined) req.runParams = j.runParams;
+      if (j.timeoutMs !== undefined) req.timeoutMs = j.timeoutMs;
       const batch = batches.get(slot);
       if (batch) batch.push(req);
       else batches.set(slot, [req]);
@@ -357,7 +378,7 @@ export class WorkerPool implements TaskPool {
       const p = slot.inflight.get(r.id);
       if (p) this.#markStarted(slot, p, r.startedAt);
     }
-    for (const l of msg.logs) slot.inflight.get(l.id)?.hooks?.onLog?.(l.message, l.at);
+    for (const l of msg.logs) slot.inflight.get(l.id)?.handler.onLog?.(l.message, l.at);
     for (const r of msg.results) this.#onResult(slot, r);
     this.#scheduleDispatch();
   }
@@ -365,7 +386,7 @@ export class WorkerPool implements TaskPool {
   #markStarted(slot: Slot, p: Pending, at: number): void {
     if (p.started) return;
     p.started = true;
-    p.hooks?.onStart?.(at);
+    p.handler.onStart?.(at);
     const ms = p.job.timeoutMs;
     if (ms !== undefined) p.timer = setTimeout(() => this.#onTimeout(slot, p), ms);
   }
@@ -379,23 +400,17 @@ export class WorkerPool implements TaskPool {
     const prev = this.#speed.get(p.key);
     this.#speed.set(p.key, prev === undefined ? dur : prev * 0.8 + dur * 0.2);
     this.#markStarted(slot, p, r.startedAt);
-    if (r.ok) {
-      const outputJson = r.outputJson ?? "{}";
-      this.#settle(p, {
-        ok: true,
-        output: JSON.parse(outputJson),
-        outputJson,
-        startedAt: r.startedAt,
-        endedAt: r.endedAt,
-      });
-    } else {
-      this.#settle(p, {
+    // Called from a worker's message, so the handler may run at once.
+    p.done = true;
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.handler.onDone(
+      r.ok ? new OkOutcome(r.outputJson ?? "{}", r.startedAt, r.endedAt) : {
         ok: false,
         error: r.error ?? { name: "Error", message: "unknown error" },
         startedAt: r.startedAt,
         endedAt: r.endedAt,
-      });
-    }
+      },
+    );
   }
 
   #onTimeout(slot: Slot, p: Pending): void {
@@ -443,11 +458,31 @@ export class WorkerPool implements TaskPool {
     this.#scheduleDispatch();
   }
 
+  /** Ends a job; its handler runs in a microtask (callers may be inside the executor). */
   #settle(p: Pending, outcome: JobOutcome): void {
     if (p.done) return;
     p.done = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
-    p.resolve(outcome);
+    queueMicrotask(() => p.handler.onDone(outcome));
+  }
+}
+
+/** A successful outcome whose `output` is parsed from the worker's JSON on first use. */
+class OkOutcome {
+  readonly ok = true;
+  readonly outputJson: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  #output?: JsonObject;
+
+  constructor(outputJson: string, startedAt: number, endedAt: number) {
+    this.outputJson = outputJson;
+    this.startedAt = startedAt;
+    this.endedAt = endedAt;
+  }
+
+  get output(): JsonObject {
+    return this.#output ??= JSON.parse(this.outputJson);
   }
 }
 

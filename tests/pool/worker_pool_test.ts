@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InlinePool, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
+import { InlinePool, type JobOutcome, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
 import type { FromWorker, JobRequest, ToWorker } from "../../src/pool/protocol.ts";
 import type { WorkflowSource } from "../../src/workflows/registry.ts";
 
@@ -98,6 +98,23 @@ Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges 
         run__day: "mon",
       });
       assert.equal(out.outputJson, JSON.stringify(out.output));
+    });
+    await t.step("submit() reports through a handler, never inside the call", async () => {
+      const seen: string[] = [];
+      const out = await new Promise<JobOutcome>((resolve) => {
+        pool.submit({ ...job("s"), source: src, params: { k: 1 } }, {
+          onStart: () => seen.push("start"),
+          onDone: (o) => {
+            seen.push("done");
+            resolve(o);
+          },
+        });
+        seen.push("submitted");
+      });
+      assert.deepEqual(seen, ["submitted", "start", "done"]);
+      assert.ok(out.ok);
+      assert.equal(out.outputJson, '{"seen":{"k":1}}');
+      assert.deepEqual(out.output, { seen: { k: 1 } });
     });
     await t.step("broken upstream JSON fails the job, not the worker", async () => {
       const bad = await pool.run({ ...job("t"), source: src, upstream: [["up", "{nope"]] });
