@@ -16,6 +16,8 @@ export interface WorkerLike {
 
 /** Jobs a worker may hold at once when all of them are known to be fast. */
 const MAX_PIPELINE = 64;
+/** Inspection answers kept for reuse. */
+const MAX_INSPECTED = 1000;
 /** A workflow whose recent attempts average below this many ms counts as fast. */
 const FAST_MS = 1;
 
@@ -106,6 +108,7 @@ export class WorkerPool implements TaskPool {
   #inspector?: WorkerLike;
   #wire = new WeakMap<WorkflowSource, WorkflowSource>();
   #keys = new WeakMap<WorkflowSource, string>();
+  #inspected = new Map<string, Promise<WorkflowInfo>>();
   #closed = false;
   #leaked = 0;
 
@@ -172,8 +175,13 @@ export class WorkerPool implements TaskPool {
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
   ): Promise<WorkflowInfo[]> {
-    return Promise.all(requests.map((r, i) =>
-      new Promise<WorkflowInfo>((resolve) => {
+    return Promise.all(requests.map((r, i) => {
+      // A module is imported once per worker, so the same question gets the same answer:
+      // validating 100 schedules of one DAG asks the worker once.
+      const memo = this.#keyOf(r.source) + "\n" + JSON.stringify(r.paramSets);
+      const known = this.#inspected.get(memo);
+      if (known) return known;
+      const asked = new Promise<WorkflowInfo>((resolve) => {
         const id = this.#nextId++;
         this.#inspections.set(id, resolve);
         const source = this.#wireSource(r.source);
@@ -183,8 +191,13 @@ export class WorkerPool implements TaskPool {
         target.postMessage({ type: "inspect", id, source, paramSets: r.paramSets });
         // Inspection precedes a run: the other running workers import the module meanwhile.
         for (const w of plain) if (w !== target) w.postMessage({ type: "preload", source });
-      })
-    ));
+      });
+      if (this.#inspected.size >= MAX_INSPECTED) this.#inspected.clear();
+      this.#inspected.set(memo, asked);
+      // Failures (a plugin that could not be imported yet) are asked again next time.
+      asked.then((info) => info.error && this.#inspected.delete(memo));
+      return asked;
+    }));
   }
 
   cancelRun(runId: string, reason: string): void {
