@@ -69,8 +69,9 @@ export interface WorkerPoolOptions {
  * plugin modules it has loaded and runs one attempt at a time.
  *
  * Workers start lazily: a slot's worker is spawned when a job finds no idle worker of its
- * kind (or for the first inspection), so a chain runs on one worker and a process that
- * only validates DAGs starts one worker at most.
+ * kind, or by an inspection, which starts as many as it has tasks to validate (one for a
+ * one-task DAG), so that a run's workers have imported its plugins by the time it
+ * starts. A process that only validates one-task DAGs starts one worker.
  *
  * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
@@ -175,6 +176,11 @@ export class WorkerPool implements TaskPool {
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
   ): Promise<WorkflowInfo[]> {
+    // Inspection precedes a run of these tasks: start the workers it may use meanwhile
+    // (one for a single task, as for each schedule's DAG of `scheduler --once`).
+    let tasks = 0;
+    for (const r of requests) tasks += r.paramSets.length;
+    const want = Math.max(1, Math.min(this.size, tasks));
     return Promise.all(requests.map((r, i) => {
       // A module is imported once per worker, so the same question gets the same answer:
       // validating 100 schedules of one DAG asks the worker once.
@@ -186,7 +192,7 @@ export class WorkerPool implements TaskPool {
         this.#inspections.set(id, resolve);
         const source = this.#wireSource(r.source);
         // Only workers in the default sandbox load a module before its profile is known.
-        const plain = this.#plainWorkers();
+        const plain = this.#plainWorkers(want);
         const target = plain.length ? plain[i % plain.length] : this.#inspectorWorker();
         target.postMessage({ type: "inspect", id, source, paramSets: r.paramSets });
         // Inspection precedes a run: the other running workers import the module meanwhile.
@@ -233,16 +239,21 @@ export class WorkerPool implements TaskPool {
     return this.#defaultSandbox?.key ?? "";
   }
 
-  /** Workers of the default sandbox; spawns the first slot's when none runs yet. */
-  #plainWorkers(): WorkerLike[] {
+  /**
+   * Workers of the default sandbox, spawning free slots' workers until there are `want`
+   * (as far as the pool has room).
+   */
+  #plainWorkers(want: number): WorkerLike[] {
     const key = this.#defaultKey;
     const plain: WorkerLike[] = [];
     for (const s of this.#slots) if (s.worker && s.profile === key) plain.push(s.worker);
-    if (plain.length) return plain;
-    const free = this.#slots.find((s) => !s.worker);
-    if (!free) return plain;
-    this.#attach(free, { sandbox: this.#defaultSandbox });
-    return [free.worker!];
+    for (const s of this.#slots) {
+      if (plain.length >= want) break;
+      if (s.worker) continue;
+      this.#attach(s, { sandbox: this.#defaultSandbox });
+      plain.push(s.worker!);
+    }
+    return plain;
   }
 
   #attach(slot: Slot, spec: WorkerSpec): void {

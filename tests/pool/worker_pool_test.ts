@@ -140,7 +140,7 @@ Deno.test("WorkerPool spawns workers lazily, only as many as the work needs", as
   });
   try {
     await t.step("none at construction", () => assert.equal(fakes.length, 0));
-    await t.step("inspections start one worker", () => {
+    await t.step("an inspection of one task starts one worker", () => {
       pool.inspect([{ source, paramSets: [] }, { source, paramSets: [{}] }]);
       assert.equal(fakes.length, 1);
     });
