@@ -3,7 +3,14 @@
  * the calling thread (`InlinePool`), behind one `TaskPool` interface.
  * @module
  */
-export type { Job, JobHooks, JobOutcome, TaskPool, UpstreamOutput } from "./task_pool.ts";
+export type {
+  Job,
+  JobHandler,
+  JobHooks,
+  JobOutcome,
+  TaskPool,
+  UpstreamOutput,
+} from "./task_pool.ts";
 export type { WorkflowInfo } from "./protocol.ts";
 export { type WorkerLike, WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
 export { InlinePool } from "./inline_pool.ts";

@@ -36,9 +36,24 @@ export interface JobHooks {
   onLog?(message: string, at: number): void;
 }
 
-/** How an attempt ended. Every failure is data, never a rejection. */
+/** The callback form of {@link TaskPool.run}: progress and the end of one job. */
+export interface JobHandler extends JobHooks {
+  /** The attempt ended; called once, never from inside the `submit()` call itself. */
+  onDone(outcome: JobOutcome): void;
+}
+
+/**
+ * How an attempt ended. Every failure is data, never a rejection. `outputJson` is the
+ * text the worker produced; `output` may be parsed from it on first access.
+ */
 export type JobOutcome =
-  | { ok: true; output: JsonObject; outputJson: string; startedAt: number; endedAt: number }
+  | {
+    ok: true;
+    readonly output: JsonObject;
+    outputJson: string;
+    startedAt: number;
+    endedAt: number;
+  }
   | {
     ok: false;
     error: PlainError;
@@ -62,6 +77,11 @@ export interface TaskPool {
    * @returns How it ended; never rejects.
    */
   run(job: Job, hooks?: JobHooks): Promise<JobOutcome>;
+  /**
+   * Optional: queues an attempt and reports to `handler`, without a promise per job
+   * (what the executor uses when a pool has it).
+   */
+  submit?(job: Job, handler: JobHandler): void;
   /**
    * Loads workflows and validates param sets against their schemas.
    * @returns One info per source, in order.

@@ -4,7 +4,7 @@ import type { SandboxProfile } from "../workflows/permissions.ts";
 import { ProcessWorker } from "./process_worker.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
-import type { Job, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 
 /** The part of a Web Worker the pool uses; `InlinePool` provides a same-thread one. */
 export interface WorkerLike {
@@ -16,6 +16,8 @@ export interface WorkerLike {
 
 /** Jobs a worker may hold at once when all of them are known to be fast. */
 const MAX_PIPELINE = 64;
+/** Inspection answers kept for reuse. */
+const MAX_INSPECTED = 1000;
 /** A workflow whose recent attempts average below this many ms counts as fast. */
 const FAST_MS = 1;
 
@@ -23,8 +25,7 @@ interface Pending {
   id: number;
   job: Job;
   key: string;
-  hooks?: JobHooks;
-  resolve(o: JobOutcome): void;
+  handler: JobHandler;
   started: boolean;
   done: boolean;
   /** Counted in its slot's `slow` when dispatched. */
@@ -40,7 +41,8 @@ export interface WorkerSpec {
 }
 
 interface Slot {
-  worker: WorkerLike;
+  /** Spawned on first need; undefined until then and after a timeout or crash. */
+  worker: WorkerLike | undefined;
   /** Key of the spec its worker was made for ("" for an inheriting thread). */
   profile: string;
   spec: WorkerSpec;
@@ -63,8 +65,13 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * A fixed pool of Web Workers, reused across tasks and runs; each worker caches the
+ * A bounded pool of Web Workers, reused across tasks and runs; each worker caches the
  * plugin modules it has loaded and runs one attempt at a time.
+ *
+ * Workers start lazily: a slot's worker is spawned when a job finds no idle worker of its
+ * kind, or by an inspection, which starts as many as it has tasks to validate (one for a
+ * one-task DAG), so that a run's workers have imported its plugins by the time it
+ * starts. A process that only validates one-task DAGs starts one worker.
  *
  * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
@@ -101,6 +108,8 @@ export class WorkerPool implements TaskPool {
   #defaultSandbox?: SandboxProfile;
   #inspector?: WorkerLike;
   #wire = new WeakMap<WorkflowSource, WorkflowSource>();
+  #keys = new WeakMap<WorkflowSource, string>();
+  #inspected = new Map<string, Promise<WorkflowInfo>>();
   #closed = false;
   #leaked = 0;
 
@@ -112,16 +121,10 @@ export class WorkerPool implements TaskPool {
     this.size = options.size;
     this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
+    // Workers start lazily: a slot's worker is spawned when a job or an inspection
+    // needs it, so a process that only validates pays for one worker at most.
     for (let i = 0; i < options.size; i++) {
-      const slot: Slot = {
-        worker: undefined as unknown as WorkerLike,
-        profile: "",
-        spec: {},
-        inflight: new Map(),
-        slow: 0,
-      };
-      this.#attach(slot, { sandbox: this.#defaultSandbox });
-      this.#slots.push(slot);
+      this.#slots.push({ worker: undefined, profile: "", spec: {}, inflight: new Map(), slow: 0 });
     }
   }
 
@@ -131,43 +134,76 @@ export class WorkerPool implements TaskPool {
   }
 
   run(job: Job, hooks?: JobHooks): Promise<JobOutcome> {
-    if (this.#closed) return Promise.resolve(cancelled(`Pool is closed`));
     return new Promise((resolve) => {
-      const key = (job.source.sandbox?.key ?? "") + "|" +
-        (job.source.kind === "file" ? job.source.url : job.source.name);
-      this.#queue.push({
-        id: this.#nextId++,
-        job,
-        key,
-        hooks,
-        resolve,
-        started: false,
-        done: false,
-        slow: false,
+      this.submit(job, {
+        onStart: hooks?.onStart && ((at) => hooks.onStart!(at)),
+        onLog: hooks?.onLog && ((message, at) => hooks.onLog!(message, at)),
+        onDone: resolve,
       });
-      this.#scheduleDispatch();
     });
+  }
+
+  submit(job: Job, handler: JobHandler): void {
+    const p: Pending = {
+      id: this.#nextId++,
+      job,
+      key: this.#keyOf(job.source),
+      handler,
+      started: false,
+      done: false,
+      slow: false,
+    };
+    if (this.#closed) {
+      this.#settle(p, cancelled(`Pool is closed`));
+      return;
+    }
+    this.#queue.push(p);
+    this.#scheduleDispatch();
+  }
+
+  /** Speed and escalation key of a workflow: its sandbox and where it lives. */
+  #keyOf(source: WorkflowSource): string {
+    let k = this.#keys.get(source);
+    if (k === undefined) {
+      k = (source.sandbox?.key ?? "") + "|" +
+        (source.kind === "file" ? source.url : source.name);
+      this.#keys.set(source, k);
+    }
+    return k;
   }
 
   /** Inspects each source in one worker and has the other workers import it too. */
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
   ): Promise<WorkflowInfo[]> {
-    return Promise.all(requests.map((r, i) =>
-      new Promise<WorkflowInfo>((resolve) => {
+    // Inspection precedes a run of these tasks: start the workers it may use meanwhile
+    // (one for a single task, as for each schedule's DAG of `scheduler --once`).
+    let tasks = 0;
+    for (const r of requests) tasks += r.paramSets.length;
+    const want = Math.max(1, Math.min(this.size, tasks));
+    return Promise.all(requests.map((r, i) => {
+      // A module is imported once per worker, so the same question gets the same answer:
+      // validating 100 schedules of one DAG asks the worker once.
+      const memo = this.#keyOf(r.source) + "\n" + JSON.stringify(r.paramSets);
+      const known = this.#inspected.get(memo);
+      if (known) return known;
+      const asked = new Promise<WorkflowInfo>((resolve) => {
         const id = this.#nextId++;
         this.#inspections.set(id, resolve);
         const source = this.#wireSource(r.source);
         // Only workers in the default sandbox load a module before its profile is known.
-        const plain = this.#slots.filter((s) => s.profile === this.#defaultKey);
-        const target = plain.length ? plain[i % plain.length].worker : this.#inspectorWorker();
+        const plain = this.#plainWorkers(want);
+        const target = plain.length ? plain[i % plain.length] : this.#inspectorWorker();
         target.postMessage({ type: "inspect", id, source, paramSets: r.paramSets });
-        // Inspection precedes a run: the other workers import the module meanwhile.
-        for (const s of plain) {
-          if (s.worker !== target) s.worker.postMessage({ type: "preload", source });
-        }
-      })
-    ));
+        // Inspection precedes a run: the other running workers import the module meanwhile.
+        for (const w of plain) if (w !== target) w.postMessage({ type: "preload", source });
+      });
+      if (this.#inspected.size >= MAX_INSPECTED) this.#inspected.clear();
+      this.#inspected.set(memo, asked);
+      // Failures (a plugin that could not be imported yet) are asked again next time.
+      asked.then((info) => info.error && this.#inspected.delete(memo));
+      return asked;
+    }));
   }
 
   cancelRun(runId: string, reason: string): void {
@@ -177,7 +213,7 @@ export class WorkerPool implements TaskPool {
     }
     for (const slot of this.#slots) {
       for (const p of slot.inflight.values()) {
-        if (p.job.runId === runId) slot.worker.postMessage({ type: "abort", id: p.id, reason });
+        if (p.job.runId === runId) slot.worker?.postMessage({ type: "abort", id: p.id, reason });
       }
     }
   }
@@ -187,9 +223,8 @@ export class WorkerPool implements TaskPool {
     for (const slot of this.#slots) {
       for (const p of slot.inflight.values()) this.#settle(p, cancelled("Pool closed"));
       slot.inflight.clear();
-      slot.worker.onmessage = null;
-      slot.worker.onerror = null;
-      slot.worker.terminate();
+      stop(slot.worker);
+      slot.worker = undefined;
     }
     this.#inspector?.terminate();
     for (let i = this.#qHead; i < this.#queue.length; i++) {
@@ -202,6 +237,23 @@ export class WorkerPool implements TaskPool {
 
   get #defaultKey(): string {
     return this.#defaultSandbox?.key ?? "";
+  }
+
+  /**
+   * Workers of the default sandbox, spawning free slots' workers until there are `want`
+   * (as far as the pool has room).
+   */
+  #plainWorkers(want: number): WorkerLike[] {
+    const key = this.#defaultKey;
+    const plain: WorkerLike[] = [];
+    for (const s of this.#slots) if (s.worker && s.profile === key) plain.push(s.worker);
+    for (const s of this.#slots) {
+      if (plain.length >= want) break;
+      if (s.worker) continue;
+      this.#attach(s, { sandbox: this.#defaultSandbox });
+      plain.push(s.worker!);
+    }
+    return plain;
   }
 
   #attach(slot: Slot, spec: WorkerSpec): void {
@@ -267,9 +319,14 @@ export class WorkerPool implements TaskPool {
     const spec = this.#specFor(p);
     const profile = specKey(spec);
     let best: Slot | undefined;
+    let unspawned: Slot | undefined;
     let idleOther: Slot | undefined;
     for (const s of this.#slots) {
       const n = s.inflight.size;
+      if (!s.worker) {
+        unspawned ??= s;
+        continue;
+      }
       if (s.profile !== profile) {
         if (n === 0 && !idleOther) idleOther = s;
         continue;
@@ -277,12 +334,15 @@ export class WorkerPool implements TaskPool {
       const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
       if (ok && (!best || n < best.inflight.size)) best = s;
     }
+    // An idle worker of this kind first; then a new worker, while the pool has room.
+    if (best && best.inflight.size === 0) return best;
+    if (unspawned) {
+      this.#attach(unspawned, spec);
+      return unspawned;
+    }
     if (best || !idleOther) return best;
     // No worker has this sandbox: swap an idle one (it is idle, so terminate() stops it).
-    const old = idleOther.worker;
-    old.onmessage = null;
-    old.onerror = null;
-    old.terminate();
+    stop(idleOther.worker);
     this.#attach(idleOther, spec);
     return idleOther;
   }
@@ -308,13 +368,14 @@ export class WorkerPool implements TaskPool {
         id: p.id,
         source: this.#wireSource(j.source),
         params: j.params,
-        upstream: j.upstream,
-        runParams: j.runParams,
         runId: j.runId,
         taskId: j.taskId,
         attempt: j.attempt,
-        timeoutMs: j.timeoutMs,
       };
+      // Absent fields cost nothing to clone; undefined ones cost a key each.
+      if (j.upstream?.length) req.upstream = j.upstream;
+      if (j.runParams !== undefined) req.runParams = j.runParams;
+      if (j.timeoutMs !== undefined) req.timeoutMs = j.timeoutMs;
       const batch = batches.get(slot);
       if (batch) batch.push(req);
       else batches.set(slot, [req]);
@@ -323,7 +384,7 @@ export class WorkerPool implements TaskPool {
       this.#queue = this.#queue.slice(this.#qHead);
       this.#qHead = 0;
     }
-    for (const [slot, jobs] of batches) slot.worker.postMessage({ type: "jobs", jobs });
+    for (const [slot, jobs] of batches) slot.worker!.postMessage({ type: "jobs", jobs });
   }
 
   #onMessage(slot: Slot, msg: FromWorker): void {
@@ -341,7 +402,7 @@ export class WorkerPool implements TaskPool {
       const p = slot.inflight.get(r.id);
       if (p) this.#markStarted(slot, p, r.startedAt);
     }
-    for (const l of msg.logs) slot.inflight.get(l.id)?.hooks?.onLog?.(l.message, l.at);
+    for (const l of msg.logs) slot.inflight.get(l.id)?.handler.onLog?.(l.message, l.at);
     for (const r of msg.results) this.#onResult(slot, r);
     this.#scheduleDispatch();
   }
@@ -349,7 +410,7 @@ export class WorkerPool implements TaskPool {
   #markStarted(slot: Slot, p: Pending, at: number): void {
     if (p.started) return;
     p.started = true;
-    p.hooks?.onStart?.(at);
+    p.handler.onStart?.(at);
     const ms = p.job.timeoutMs;
     if (ms !== undefined) p.timer = setTimeout(() => this.#onTimeout(slot, p), ms);
   }
@@ -363,23 +424,17 @@ export class WorkerPool implements TaskPool {
     const prev = this.#speed.get(p.key);
     this.#speed.set(p.key, prev === undefined ? dur : prev * 0.8 + dur * 0.2);
     this.#markStarted(slot, p, r.startedAt);
-    if (r.ok) {
-      const outputJson = r.outputJson ?? "{}";
-      this.#settle(p, {
-        ok: true,
-        output: JSON.parse(outputJson),
-        outputJson,
-        startedAt: r.startedAt,
-        endedAt: r.endedAt,
-      });
-    } else {
-      this.#settle(p, {
+    // Called from a worker's message, so the handler may run at once.
+    p.done = true;
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.handler.onDone(
+      r.ok ? new OkOutcome(r.outputJson ?? "{}", r.startedAt, r.endedAt) : {
         ok: false,
         error: r.error ?? { name: "Error", message: "unknown error" },
         startedAt: r.startedAt,
         endedAt: r.endedAt,
-      });
-    }
+      },
+    );
   }
 
   #onTimeout(slot: Slot, p: Pending): void {
@@ -417,23 +472,41 @@ export class WorkerPool implements TaskPool {
     const requeue = [...slot.inflight.values()].filter((p) => !p.done);
     slot.inflight.clear();
     slot.slow = 0;
-    const old = slot.worker;
-    old.onmessage = null;
-    old.onerror = null;
-    old.terminate();
+    stop(slot.worker);
+    // The next job that needs a worker spawns a new one.
+    slot.worker = undefined;
     if (!slot.spec.process) this.#leaked++;
     if (this.#closed) return;
-    this.#attach(slot, slot.spec);
     for (const p of requeue) p.started = false;
     this.#queue.splice(this.#qHead, 0, ...requeue);
     this.#scheduleDispatch();
   }
 
+  /** Ends a job; its handler runs in a microtask (callers may be inside the executor). */
   #settle(p: Pending, outcome: JobOutcome): void {
     if (p.done) return;
     p.done = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
-    p.resolve(outcome);
+    queueMicrotask(() => p.handler.onDone(outcome));
+  }
+}
+
+/** A successful outcome whose `output` is parsed from the worker's JSON on first use. */
+class OkOutcome {
+  readonly ok = true;
+  readonly outputJson: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  #output?: JsonObject;
+
+  constructor(outputJson: string, startedAt: number, endedAt: number) {
+    this.outputJson = outputJson;
+    this.startedAt = startedAt;
+    this.endedAt = endedAt;
+  }
+
+  get output(): JsonObject {
+    return this.#output ??= JSON.parse(this.outputJson);
   }
 }
 
@@ -446,6 +519,14 @@ function cancelled(reason: string): JobOutcome {
     endedAt: now,
     cancelled: true,
   };
+}
+
+/** Detaches and terminates a worker (a thread stuck in a synchronous loop may survive). */
+function stop(worker: WorkerLike | undefined): void {
+  if (!worker) return;
+  worker.onmessage = null;
+  worker.onerror = null;
+  worker.terminate();
 }
 
 function specKey(spec: WorkerSpec): string {

@@ -3,7 +3,7 @@ import type { Plan } from "../plan/build_plan.ts";
 import type { Clock } from "../lib/clock.ts";
 import { isoTimestamp } from "../lib/iso_time.ts";
 import type { Sleep } from "../lib/sleep.ts";
-import type { JobHooks, JobOutcome, TaskPool, UpstreamOutput } from "../pool/task_pool.ts";
+import type { Job, JobHandler, JobOutcome, TaskPool, UpstreamOutput } from "../pool/task_pool.ts";
 import { EVENT_SCHEMA_VERSION, type RunEvent, type Trigger } from "../store/events.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
@@ -64,6 +64,7 @@ class Execution {
   readonly state: Uint8Array;
   readonly waiting: Int32Array;
   readonly attempts: Int32Array;
+  /** Outputs as objects, when something already parsed them (reuse, `onEvent`). */
   readonly outputs: (JsonObject | undefined)[];
   /**
    * `[taskId, outputJson]` of each succeeded task, shared by all of its dependants:
@@ -162,7 +163,7 @@ class Execution {
     const deps = o.plan.dependsOn[i];
     const upstream = new Array<UpstreamOutput>(deps.length);
     for (let k = 0; k < deps.length; k++) upstream[k] = this.upstreamEntry[deps[k]]!;
-    o.pool.run({
+    const job: Job = {
       source: o.sources[i],
       params: task.params,
       upstream,
@@ -171,7 +172,11 @@ class Execution {
       taskId: task.id,
       attempt,
       timeoutMs: task.timeoutS !== undefined ? task.timeoutS * 1000 : undefined,
-    }, new TaskHooks(this, i, attempt)).then((outcome) => this.settle(i, attempt, outcome));
+    };
+    const handler = new TaskHandler(this, i, attempt);
+    // The callback form saves a promise and a reaction per attempt.
+    if (o.pool.submit) o.pool.submit(job, handler);
+    else o.pool.run(job, handler).then((outcome) => handler.onDone(outcome));
   }
 
   /** `"<task id>"` as JSON. */
@@ -220,7 +225,7 @@ class Execution {
           JSON.stringify(durationS)
         },"output":${outcome.outputJson}${this.lineTail}`,
       );
-      this.succeed(i, outcome.output, outcome.outputJson, attempt);
+      this.succeed(i, undefined, outcome.outputJson, attempt);
       return;
     }
     if (outcome.ok) {
@@ -276,7 +281,8 @@ class Execution {
     this.fail(i, message);
   }
 
-  succeed(i: number, output: JsonObject, outputJson: string, attempt: number): void {
+  /** @param output The output as an object, when it is at hand; else parsed at the end. */
+  succeed(i: number, output: JsonObject | undefined, outputJson: string, attempt: number): void {
     const { o } = this;
     this.state[i] = S.Success;
     this.outputs[i] = output;
@@ -377,7 +383,7 @@ class Execution {
         status: st === S.Success ? "success" : st === S.Failed ? "failed" : "skipped",
         attempts: this.attempts[i],
       };
-      if (this.outputs[i]) r.output = this.outputs[i];
+      if (st === S.Success) r.output = this.outputs[i] ?? JSON.parse(this.upstreamEntry[i]![1]);
       if (this.errors[i]) r.error = this.errors[i];
       if (this.reusedFrom[i]) r.reusedFrom = this.reusedFrom[i];
       return r;
@@ -397,8 +403,8 @@ class Execution {
   }
 }
 
-/** Progress callbacks of one attempt; a class rather than closures, one per attempt. */
-class TaskHooks implements JobHooks {
+/** Progress and end of one attempt; a class rather than closures, one per attempt. */
+class TaskHandler implements JobHandler {
   readonly #run: Execution;
   readonly #i: number;
   readonly #attempt: number;
@@ -411,6 +417,10 @@ class TaskHooks implements JobHooks {
 
   onStart(at: number): void {
     this.#run.taskStarted(this.#i, this.#attempt, at);
+  }
+
+  onDone(outcome: JobOutcome): void {
+    this.#run.settle(this.#i, this.#attempt, outcome);
   }
 
   onLog(message: string, at: number): void {

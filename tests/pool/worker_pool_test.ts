@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InlinePool, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
+import { InlinePool, type JobOutcome, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
 import type { FromWorker, JobRequest, ToWorker } from "../../src/pool/protocol.ts";
 import type { WorkflowSource } from "../../src/workflows/registry.ts";
 
@@ -99,6 +99,23 @@ Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges 
       });
       assert.equal(out.outputJson, JSON.stringify(out.output));
     });
+    await t.step("submit() reports through a handler, never inside the call", async () => {
+      const seen: string[] = [];
+      const out = await new Promise<JobOutcome>((resolve) => {
+        pool.submit({ ...job("s"), source: src, params: { k: 1 } }, {
+          onStart: () => seen.push("start"),
+          onDone: (o) => {
+            seen.push("done");
+            resolve(o);
+          },
+        });
+        seen.push("submitted");
+      });
+      assert.deepEqual(seen, ["submitted", "start", "done"]);
+      assert.ok(out.ok);
+      assert.equal(out.outputJson, '{"seen":{"k":1}}');
+      assert.deepEqual(out.output, { seen: { k: 1 } });
+    });
     await t.step("broken upstream JSON fails the job, not the worker", async () => {
       const bad = await pool.run({ ...job("t"), source: src, upstream: [["up", "{nope"]] });
       assert.equal(bad.ok, false);
@@ -108,5 +125,49 @@ Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges 
   } finally {
     await pool.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("WorkerPool spawns workers lazily, only as many as the work needs", async (t) => {
+  const fakes: FakeWorker[] = [];
+  const pool = new WorkerPool({
+    size: 3,
+    spawn: () => {
+      const f = new FakeWorker();
+      fakes.push(f);
+      return f;
+    },
+  });
+  try {
+    await t.step("none at construction", () => assert.equal(fakes.length, 0));
+    await t.step("an inspection of one task starts one worker", () => {
+      pool.inspect([{ source, paramSets: [] }, { source, paramSets: [{}] }]);
+      assert.equal(fakes.length, 1);
+    });
+    await t.step("one job at a time runs on one worker", async () => {
+      for (const id of ["a", "b", "c"]) {
+        const done = pool.run(job(id));
+        await turn();
+        const f = fakes.at(-1)!;
+        f.finish(f.batches.at(-1)![0], 5);
+        await done;
+      }
+      assert.equal(fakes.length, 1);
+    });
+    await t.step("jobs that find no idle worker start another, up to the size", async () => {
+      const runs = ["d", "e", "f", "g"].map((id) => pool.run(job(id)));
+      await turn();
+      assert.equal(fakes.length, 3);
+      for (let k = 0; k < 2; k++) {
+        for (const f of fakes) {
+          const last = f.batches.at(-1);
+          if (last && last.length) f.finish(last.splice(0, 1)[0], 5);
+        }
+        await turn();
+      }
+      await Promise.all(runs);
+    });
+  } finally {
+    await pool.close();
   }
 });
