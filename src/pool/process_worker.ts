@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WorkerPermissions } from "../workflows/permissions.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
-import type { WorkerLike } from "./worker_pool.ts";
+import type { WorkerLike } from "./worker_spawn.ts";
 
 /** Options of a worker process. */
 export interface ProcessWorkerOptions {

@@ -1,18 +1,13 @@
 import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { SandboxProfile } from "../workflows/permissions.ts";
-import { ProcessWorker } from "./process_worker.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, JobRequest, JobResult, ToWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
+import { cancelled, OkOutcome } from "./_outcomes.ts";
 
-/** The part of a Web Worker the pool uses; `InlinePool` provides a same-thread one. */
-export interface WorkerLike {
-  postMessage(msg: ToWorker): void;
-  onmessage: ((e: MessageEvent<FromWorker>) => void) | null;
-  onerror: ((e: ErrorEvent) => void) | null;
-  terminate(): void;
-}
+export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
 
 /** Jobs a worker may hold at once when all of them are known to be fast. */
 const MAX_PIPELINE = 64;
@@ -31,13 +26,6 @@ interface Pending {
   /** Counted in its slot's `slow` when dispatched. */
   slow: boolean;
   timer?: ReturnType<typeof setTimeout>;
-}
-
-/** What kind of worker a job needs: its sandbox and whether it runs in a process. */
-export interface WorkerSpec {
-  sandbox?: SandboxProfile;
-  /** Run in a worker process (killable, heap-capped) instead of a thread. */
-  process?: { memoryMb?: number };
 }
 
 interface Slot {
@@ -489,67 +477,4 @@ export class WorkerPool implements TaskPool {
     if (p.timer !== undefined) clearTimeout(p.timer);
     queueMicrotask(() => p.handler.onDone(outcome));
   }
-}
-
-/** A successful outcome whose `output` is parsed from the worker's JSON on first use. */
-class OkOutcome {
-  readonly ok = true;
-  readonly outputJson: string;
-  readonly startedAt: number;
-  readonly endedAt: number;
-  #output?: JsonObject;
-
-  constructor(outputJson: string, startedAt: number, endedAt: number) {
-    this.outputJson = outputJson;
-    this.startedAt = startedAt;
-    this.endedAt = endedAt;
-  }
-
-  get output(): JsonObject {
-    return this.#output ??= JSON.parse(this.outputJson);
-  }
-}
-
-function cancelled(reason: string): JobOutcome {
-  const now = Date.now();
-  return {
-    ok: false,
-    error: { name: "CancelledError", message: reason },
-    startedAt: now,
-    endedAt: now,
-    cancelled: true,
-  };
-}
-
-/** Detaches and terminates a worker (a thread stuck in a synchronous loop may survive). */
-function stop(worker: WorkerLike | undefined): void {
-  if (!worker) return;
-  worker.onmessage = null;
-  worker.onerror = null;
-  worker.terminate();
-}
-
-function specKey(spec: WorkerSpec): string {
-  const base = spec.sandbox?.key ?? "";
-  return spec.process ? `${base}|process:${spec.process.memoryMb ?? ""}` : base;
-}
-
-function spawnWorker(spec: WorkerSpec): WorkerLike {
-  if (spec.process) {
-    return new ProcessWorker({
-      permissions: spec.sandbox?.permissions,
-      memoryMb: spec.process.memoryMb,
-    });
-  }
-  return spawnWebWorker(spec.sandbox);
-}
-
-function spawnWebWorker(sandbox?: SandboxProfile): WorkerLike {
-  const url = new URL("./worker_main.ts", import.meta.url);
-  if (!sandbox) return new Worker(url, { type: "module" });
-  // Needs --unstable-worker-options (deno.json "unstable": ["worker-options"]).
-  return new Worker(url, {
-    type: "module",
-    deno: { permissions: sandbox.permissions },
-  } as WorkerOptions);
 }
