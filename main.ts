@@ -6,11 +6,11 @@
  * @module
  */
 import { processIo, runCli } from "./src/cli/mod.ts";
-import { processWorkerMain } from "./src/pool/process_main.ts";
 
 if (import.meta.main) {
   if (Deno.args[0] === "__process-worker") {
     // A compiled binary is its own worker process (see src/pool/process_worker.ts).
+    const { processWorkerMain } = await import("./src/pool/process_main.ts");
     await processWorkerMain(Deno.args[1] ?? "");
   } else {
     const code = await runCli(Deno.args, processIo());

@@ -1,14 +1,4 @@
 import { OrchestratorError } from "../lib/errors.ts";
-import { dashboardCommand } from "./commands/dashboard.ts";
-import { DB_SUMMARY, dbCommand } from "./commands/db.ts";
-import { graphCommand } from "./commands/graph.ts";
-import { retryCommand } from "./commands/retry.ts";
-import { runCommand } from "./commands/run.ts";
-import { runsCommand } from "./commands/runs.ts";
-import { schedulerCommand } from "./commands/scheduler.ts";
-import { schedulesCommand } from "./commands/schedules.ts";
-import { validateCommand } from "./commands/validate.ts";
-import { workflowsCommand } from "./commands/workflows.ts";
 import { AppContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
@@ -19,29 +9,63 @@ export const VERSION = "0.1.0";
 
 type Command = (ctx: AppContext, args: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  run: { run: runCommand, summary: "Run a DAG now (or --dry-run to print its plan)" },
-  validate: { run: validateCommand, summary: "Check DAG files and list every problem" },
-  workflows: { run: workflowsCommand, summary: "List workflows with description and params" },
-  graph: { run: graphCommand, summary: "Print a DAG as Mermaid or dot" },
-  dashboard: { run: dashboardCommand, summary: "Serve the web dashboard and /metrics" },
-  db: { run: dbCommand, summary: DB_SUMMARY },
+/**
+ * The commands. Each module is imported only when its command runs, so `orch run` does not
+ * pay for the dashboard's assets or the PostgreSQL driver. The imports are literal, so
+ * `deno compile` still embeds every command.
+ */
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  run: {
+    load: () => import("./commands/run.ts").then((m) => m.runCommand),
+    summary: "Run a DAG now (or --dry-run to print its plan)",
+  },
+  validate: {
+    load: () => import("./commands/validate.ts").then((m) => m.validateCommand),
+    summary: "Check DAG files and list every problem",
+  },
+  workflows: {
+    load: () => import("./commands/workflows.ts").then((m) => m.workflowsCommand),
+    summary: "List workflows with description and params",
+  },
+  graph: {
+    load: () => import("./commands/graph.ts").then((m) => m.graphCommand),
+    summary: "Print a DAG as Mermaid or dot",
+  },
+  scheduler: {
+    load: () => import("./commands/scheduler.ts").then((m) => m.schedulerCommand),
+    summary: "Run scheduled DAGs: --once (crontab) or --serve",
+  },
+  schedules: {
+    load: () => import("./commands/schedules.ts").then((m) => m.schedulesCommand),
+    summary: "List schedules, next fire times and last runs",
+  },
+  runs: {
+    load: () => import("./commands/runs.ts").then((m) => m.runsCommand),
+    summary: "List recent runs from the state store",
+  },
+  retry: {
+    load: () => import("./commands/retry.ts").then((m) => m.retryCommand),
+    summary: "Re-run a failed run, reusing its succeeded tasks",
+  },
+  dashboard: {
+    load: () => import("./commands/dashboard.ts").then((m) => m.dashboardCommand),
+    summary: "Serve the web dashboard and /metrics",
+  },
+  db: {
+    load: () => import("./commands/db.ts").then((m) => m.dbCommand),
+    summary: "Migrate the PostgreSQL store or show its schema version",
+  },
 };
 
 /**
- * Adds a command (used by later modules: scheduler, runs, dashboard).
+ * Adds a command, e.g. from an embedding program.
  * @param name The command word.
  * @param run Its implementation.
  * @param summary One line for `orch --help`.
  */
 export function registerCommand(name: string, run: Command, summary: string): void {
-  COMMANDS[name] = { run, summary };
+  COMMANDS[name] = { load: () => Promise.resolve(run), summary };
 }
-
-registerCommand("scheduler", schedulerCommand, "Run scheduled DAGs: --once (crontab) or --serve");
-registerCommand("schedules", schedulesCommand, "List schedules, next fire times and last runs");
-registerCommand("runs", runsCommand, "List recent runs from the state store");
-registerCommand("retry", retryCommand, "Re-run a failed run, reusing its succeeded tasks");
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -86,7 +110,7 @@ export async function runCli(
     const cmd = COMMANDS[name];
     if (!cmd) throw new UsageError(`Unknown command "${name}"`);
     ctx = new AppContext(io, options);
-    return await cmd.run(ctx, rest);
+    return await (await cmd.load())(ctx, rest);
   } catch (err) {
     failure = err;
     return report(io, err);
