@@ -1,6 +1,6 @@
 import { LogWriteError } from "../event_log.ts";
 import type { Sql } from "./connect.ts";
-import type { EventLogLike } from "./interface.ts";
+import type { EventLogLike } from "../store.ts";
 
 /** Rows per INSERT; a larger batch is split (each statement still takes four parameters). */
 const MAX_ROWS = 5000;

@@ -27,7 +27,7 @@ export {
   StoreConfigError,
   StoreUnavailableError,
 } from "./errors.ts";
-export type { EventLogLike, StateStoreLike } from "./interface.ts";
+export type { EventLogLike, StateStoreLike } from "../store.ts";
 export { type Migration, MIGRATIONS } from "./migrations.ts";
 export {
   type AppliedMigration,
