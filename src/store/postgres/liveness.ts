@@ -24,11 +24,12 @@ export interface PostgresRunLivenessOptions {
 /**
  * Liveness of the PostgreSQL backend: a held run has a row in `runs` whose `heartbeat`
  * this process refreshes every `heartbeatMs` (one UPDATE for all the runs it holds), with
- * its `host` and `pid`. A run is dead when its heartbeat is older than `deadAfterMs`, or
- * was cleared (released without `run_finished`), or when its process is on this host and
- * gone (found at once, without waiting for the bound). With no row at all (events written
- * by something else), a run of this host is dead when its process is gone, and one of
- * another host when its last event is older than the bound.
+ * its `host` and `pid`; release sets it to `-infinity`. A run is dead when its heartbeat
+ * is older than `deadAfterMs`, or was released (without `run_finished`), or when its
+ * process is on this host and gone (found at once, without waiting for the bound). With
+ * no heartbeat at all (events written by something else, or an old import), a run of
+ * this host is dead when its process is gone, and one of another host when its last
+ * event is older than the bound.
  *
  * The client is borrowed; {@link PostgresRunLiveness.close} stops the timer and waits for
  * the writes in flight, and must run before the client ends.
@@ -81,7 +82,7 @@ export class PostgresRunLiveness implements RunLiveness {
         released = true;
         this.#held.delete(runId);
         if (this.#held.size === 0) this.#stopTimer();
-        this.#track(this.#sql`update runs set heartbeat = null where run_id = ${runId}`);
+        this.#track(this.#sql`update runs set heartbeat = '-infinity' where run_id = ${runId}`);
       },
     };
   }
@@ -93,12 +94,13 @@ export class PostgresRunLiveness implements RunLiveness {
    */
   async isDead(run: LivenessSubject, check: LivenessCheck): Promise<string | null> {
     const [row] = await this.#sql<
-      { host: string | null; pid: number | null; age_ms: number | null; beat: boolean }[]
-    >`select host, pid, heartbeat is not null as beat,
-        (extract(epoch from (now() - heartbeat)) * 1000)::float8 as age_ms
-      from runs where run_id = ${run.runId}`;
+      { host: string | null; pid: number | null; age_ms: number | null; released: boolean }[]
+    >`select host, pid, heartbeat = '-infinity' as released,
+        case when isfinite(heartbeat)
+          then (extract(epoch from (now() - heartbeat)) * 1000)::float8 end as age_ms
+      from runs where run_id = ${run.runId} and heartbeat is not null`;
     const before = run.started ? "" : " before it started";
-    if (!row || (row.host === null && row.pid === null)) {
+    if (!row) {
       if (run.host === check.host) {
         if (check.processMayBeAlive(run.pid, run.since)) return null;
         return `process ${run.pid} on "${run.host}" is gone${before}`;
@@ -110,7 +112,7 @@ export class PostgresRunLiveness implements RunLiveness {
       } (bound ${seconds(this.#deadAfterMs)})`;
     }
     const who = `process ${row.pid} on "${row.host}"`;
-    if (!row.beat) return `${who} stopped its heartbeat${before} without finishing the run`;
+    if (row.released) return `${who} stopped its heartbeat${before} without finishing the run`;
     if (row.age_ms !== null && row.age_ms > this.#deadAfterMs) {
       return `no heartbeat from ${who}${before} for ${seconds(row.age_ms)} (bound ${
         seconds(this.#deadAfterMs)
@@ -127,7 +129,7 @@ export class PostgresRunLiveness implements RunLiveness {
    * @param runId The run.
    */
   async forget(runId: string): Promise<void> {
-    await this.#sql`update runs set heartbeat = null where run_id = ${runId}`;
+    await this.#sql`update runs set heartbeat = '-infinity' where run_id = ${runId}`;
   }
 
   /**

@@ -65,22 +65,7 @@ export class PostgresStore implements Store {
    * @returns A writer to the `events` table.
    */
   openEventLog(options: { onError?: (err: Error) => void } = {}): EventLogLike {
-    const log = new PostgresEventLog(this.aux);
-    if (!options.onError) return log;
-    const onError = options.onError;
-    let reported = false;
-    return {
-      append: (...records) => {
-        log.append(...records);
-        log.flush().catch((err) => {
-          if (!reported) onError(err);
-          reported = true;
-        });
-      },
-      open: () => log.open(),
-      flush: () => log.flush(),
-      close: () => log.close(),
-    };
+    return new PostgresEventLog(this.aux, { onError: options.onError });
   }
 
   /** Stops heartbeats and ends both clients. */
