@@ -30,6 +30,7 @@ export {
   listRuns,
   mergePayload,
   nextDelay,
+  openStore,
   planRetry,
   type PreparedRun,
   prepareRun,
@@ -72,16 +73,21 @@ export {
 } from "./src/workflows/mod.ts";
 export {
   EventLog,
+  type EventLogLike,
   indexBy,
   lastRuns,
   LogWriteError,
   recordEvent,
+  type RunLiveness,
   type Stamped,
   StateStore,
   type StateStoreCallOptions,
+  type StateStoreLike,
   type StateStoreOptions,
   type StateTransaction,
+  type Store,
   type StoreWarning,
+  type TaskEventReader,
 } from "./src/store/mod.ts";
 export type * from "./src/store/events.ts";
 export type * from "./src/store/state_events.ts";

@@ -3,7 +3,9 @@ import { systemClock } from "../lib/clock.ts";
 import { sleep } from "../lib/sleep.ts";
 import { WorkerPool } from "../pool/worker_pool.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
-import { EventLog } from "../store/event_log.ts";
+import { openStore } from "../run/open_store.ts";
+import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts";
+import type { EventLogLike, Store } from "../store/store.ts";
 import { BUILTIN_WORKFLOWS } from "../workflows/builtin.gen.ts";
 import { type SandboxOptions, WorkflowRegistry } from "../workflows/registry.ts";
 import { baseReadRoots, sandboxProfile } from "../workflows/permissions.ts";
@@ -11,26 +13,55 @@ import type { CliIo } from "./io.ts";
 
 /**
  * What commands share: the config (read once), and lazily the workflow registry, the
- * worker pool and the event log. `close()` releases whatever was created.
+ * worker pool, the store backend and its event log. `close()` releases whatever was
+ * created (an open PostgreSQL pool would keep the process alive).
  */
 export class AppContext {
   readonly io: CliIo;
   readonly config: Config;
+  /** The backend: `--store` when given, else `ORCH_STORE`, else jsonl. */
+  readonly storeConfig: StoreConfig;
   readonly clock = systemClock;
   readonly sleep = sleep;
   #registry?: Promise<WorkflowRegistry>;
   #pool?: TaskPool;
-  #events?: EventLog;
+  #store?: Promise<Store>;
+  #events?: Promise<EventLogLike>;
   readonly #logFailed = new AbortController();
+  #command?: string;
 
   /**
    * @param io Streams and environment.
-   * @param overrides A pool to use instead of a WorkerPool (tests, embedding).
+   * @param overrides A pool to use instead of a WorkerPool (tests, embedding), and the
+   *   value of a global `--store` option, and the command (names the connections).
+   * @throws {ConfigError} When the environment is invalid.
+   * @throws {StoreConfigError} When `--store` or `ORCH_STORE` is invalid.
    */
-  constructor(io: CliIo, overrides: { pool?: TaskPool } = {}) {
+  constructor(
+    io: CliIo,
+    overrides: { pool?: TaskPool; store?: string; command?: string } = {},
+  ) {
     this.io = io;
     this.config = loadConfig(io.env, { cwd: io.cwd });
+    this.storeConfig = overrides.store === undefined
+      ? this.config.store
+      : parseStoreConfig(overrides.store);
     this.#pool = overrides.pool;
+    this.#command = overrides.command;
+  }
+
+  /**
+   * The store backend, opened on first use (PostgreSQL: connected and migrated).
+   * @returns The store.
+   * @throws {StoreUnavailableError} When PostgreSQL cannot be reached.
+   * @throws {StoreSchemaError} When its schema cannot be brought up to date.
+   */
+  store(): Promise<Store> {
+    return this.#store ??= openStore(this.storeConfig, {
+      paths: this.config.paths,
+      clock: this.clock,
+      applicationName: `orch ${this.#command ?? ""}`.trim(),
+    });
   }
 
   /** @returns The registry of the workflows directory plus the built-ins. */
@@ -51,11 +82,11 @@ export class AppContext {
     });
   }
 
-  /** @returns The task-level event log at ORCH_EVENTS_PATH. */
-  events(): EventLog {
-    return this.#events ??= new EventLog(this.config.paths.eventsPath, {
-      onError: (err) => this.#logFailed.abort(err.message),
-    });
+  /** @returns The store's task-level event log (ORCH_EVENTS_PATH, or the `events` table). */
+  events(): Promise<EventLogLike> {
+    return this.#events ??= this.store().then((store) =>
+      store.openEventLog({ onError: (err) => this.#logFailed.abort(err.message) })
+    );
   }
 
   /**
@@ -72,12 +103,18 @@ export class AppContext {
     return { cwd: this.io.cwd, baseRead: baseReadRoots(this.config.paths.workflowsDir) };
   }
 
-  /** Flushes logs and stops the pool. */
+  /** Flushes logs, stops the pool and closes the store. */
   async close(): Promise<void> {
     try {
-      await this.#events?.close();
+      const events = await this.#events?.catch(() => undefined);
+      await events?.close();
     } finally {
-      await this.#pool?.close();
+      try {
+        await this.#pool?.close();
+      } finally {
+        const store = await this.#store?.catch(() => undefined);
+        await store?.close();
+      }
     }
   }
 }

@@ -67,17 +67,49 @@ export function registerCommand(name: string, run: Command, summary: string): vo
   COMMANDS[name] = { load: () => Promise.resolve(run), summary };
 }
 
+/** Commands that use the store and so accept the global `--store URL`. */
+const STORE_COMMANDS = new Set(["run", "retry", "runs", "scheduler", "schedules", "db"]);
+
+/**
+ * Takes `--store URL` / `--store=URL` out of a store command's arguments (anywhere before
+ * a `--`), so each command's own parser never sees it.
+ * @param args The arguments after the command.
+ * @param command The command, for usage errors.
+ * @returns The remaining arguments and the value, if given.
+ * @throws {UsageError} When `--store` has no value.
+ */
+function takeStoreFlag(args: string[], command: string): { rest: string[]; store?: string } {
+  const rest: string[] = [];
+  let store: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (a.startsWith("--store=")) store = a.slice("--store=".length);
+    else if (a === "--store") {
+      if (i + 1 >= args.length) throw new UsageError("Option '--store' needs a URL", command);
+      store = args[++i];
+    } else rest.push(a);
+  }
+  return { rest, store };
+}
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const cmds = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
   return `orch ${VERSION}: run DAGs of workflow plugins, by hand or on a schedule
 
-Usage: orch <command> [options]
+Usage: orch [--store URL] <command> [options]
 
 Commands:
 ${cmds.join("\n")}
 
 Run 'orch <command> --help' for a command's options.
+--store URL (or ORCH_STORE): postgres://USER@HOST:5432/DB[?schema=S] to share one
+PostgreSQL database between hosts; absent means the JSONL files (run, retry, runs,
+scheduler, schedules, db).
 Exit codes: 0 ok, 1 a run failed, 2 invalid input or usage, 3 locked, 4 internal error.
 `;
 }
@@ -98,7 +130,13 @@ export async function runCli(
   let ctx: AppContext | undefined;
   let failure: unknown;
   try {
-    const [name, ...rest] = args;
+    let store: string | undefined;
+    if (args[0] === "--store" || args[0]?.startsWith("--store=")) {
+      const taken = takeStoreFlag(args.slice(0, args[0] === "--store" ? 2 : 1), "orch");
+      store = taken.store;
+      args = args.slice(args[0] === "--store" ? 2 : 1);
+    }
+    let [name, ...rest] = args;
     if (!name || name === "--help" || name === "-h" || name === "help") {
       io.stdout(help());
       return name ? 0 : 2;
@@ -109,7 +147,14 @@ export async function runCli(
     }
     const cmd = COMMANDS[name];
     if (!cmd) throw new UsageError(`Unknown command "${name}"`);
-    ctx = new AppContext(io, options);
+    if (STORE_COMMANDS.has(name)) {
+      const taken = takeStoreFlag(rest, name);
+      rest = taken.rest;
+      store = taken.store ?? store;
+    } else if (store !== undefined) {
+      throw new UsageError(`Command "${name}" does not use the store: drop --store`, name);
+    }
+    ctx = new AppContext(io, { ...options, store, command: name });
     return await (await cmd.load())(ctx, rest);
   } catch (err) {
     failure = err;

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { OrchestratorError } from "../lib/errors.ts";
+import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts";
 
 /** Where orch reads and writes files. All absolute. */
 export interface Paths {
@@ -24,6 +25,8 @@ export interface Config {
   readonly dashboardToken?: string;
   /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
   readonly shutdownGraceMs: number;
+  /** The store backend (`ORCH_STORE`): jsonl (absent, empty) or a PostgreSQL URL. */
+  readonly store: StoreConfig;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -57,6 +60,7 @@ function positiveInt(env: Record<string, string | undefined>, name: string, dflt
  * @param options `cwd` against which relative paths resolve (default `Deno.cwd()`).
  * @returns The config.
  * @throws {ConfigError} When a numeric variable is not a positive whole number.
+ * @throws {StoreConfigError} When `ORCH_STORE` is neither jsonl nor a usable URL.
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
@@ -78,6 +82,7 @@ export function loadConfig(
     dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
     sandbox: sandboxSetting(env.ORCH_SANDBOX),
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
+    store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
   });
 }
 

@@ -8,13 +8,100 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import type { LivenessCheck, LivenessSubject, RunLiveness, RunLock } from "../store/store.ts";
 
-/** A held run lock. */
-export interface RunLock {
-  /** The lock file. */
-  readonly path: string;
-  /** Releases the lock and removes the file. Idempotent. */
-  release(): void;
+export type { RunLock };
+
+/**
+ * How old an unheld lock file of no unfinished run must be before recovery removes it.
+ * A process takes its lock right after creating the file; the margin only keeps a sweep
+ * from racing that.
+ */
+export const STALE_LOCK_MS = 10_000;
+
+/**
+ * Liveness of the JSONL backend: a held `flock` on `runs/<run_id>.lock`. A run is dead
+ * when it was recorded on this host, its process is gone (or the pid now belongs to a
+ * younger process) and nobody holds its lock. Runs of other hosts are never declared
+ * dead (with files, exactly-once and recovery hold on one machine only).
+ */
+export class FileRunLiveness implements RunLiveness {
+  /** The runs directory. */
+  readonly dir: string;
+
+  /** @param dir The runs directory (created on the first lock). */
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * @param runId The run.
+   * @returns The held lock.
+   */
+  acquire(runId: string): Promise<RunLock> {
+    return acquireRunLock(this.dir, runId);
+  }
+
+  /**
+   * @param run The unfinished run.
+   * @param probe Host and process check.
+   * @returns Why it is dead, or `null` when it may be alive.
+   */
+  async isDead(run: LivenessSubject, probe: LivenessCheck): Promise<string | null> {
+    if (run.host !== probe.host) return null;
+    if (probe.processMayBeAlive(run.pid, run.since)) return null;
+    if (await isRunLockHeld(this.dir, run.runId)) return null;
+    const what = run.started ? "" : " before it started";
+    return `process ${run.pid} on "${run.host}" is gone${what} and the run lock is free`;
+  }
+
+  /** @param runId The run whose lock file to remove. */
+  forget(runId: string): Promise<void> {
+    return removeRunLock(this.dir, runId);
+  }
+
+  /**
+   * Removes lock files that no run will ever release or recover: unheld, older than
+   * {@link STALE_LOCK_MS} and not of an unfinished run. A scheduler killed inside its
+   * tick, after taking the locks of the runs it was enqueueing but before the enqueue
+   * committed, leaves such files (no event names those runs).
+   * @param options `now` and the run ids to keep.
+   */
+  async sweep(options: { now: Date; keep: ReadonlySet<string> }): Promise<void> {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(this.dir));
+    } catch {
+      return; // no runs directory yet
+    }
+    for (const entry of entries) {
+      if (!entry.isFile || !entry.name.endsWith(".lock")) continue;
+      const runId = entry.name.slice(0, -".lock".length);
+      if (options.keep.has(runId)) continue;
+      const mtime = (await Deno.stat(`${this.dir}/${entry.name}`).catch(() => null))?.mtime;
+      if (!mtime || options.now.getTime() - mtime.getTime() < STALE_LOCK_MS) continue;
+      if (!(await isRunLockHeld(this.dir, runId))) await removeRunLock(this.dir, runId);
+    }
+  }
+}
+
+/**
+ * The liveness given, else lock files in `runsDir`, else in `runs/` beside the JSONL
+ * state file of `store`.
+ * @param deps The store and the optional liveness or runs directory.
+ * @returns The liveness to use.
+ * @throws {TypeError} When none is given and the store is not a JSONL file.
+ */
+export function defaultLiveness(
+  deps: { store: object; liveness?: RunLiveness; runsDir?: string },
+): RunLiveness {
+  if (deps.liveness) return deps.liveness;
+  if (deps.runsDir !== undefined) return new FileRunLiveness(deps.runsDir);
+  const path = (deps.store as { path?: unknown }).path;
+  if (typeof path !== "string") {
+    throw new TypeError("Run liveness is needed for a store that is not a JSONL file");
+  }
+  return new FileRunLiveness(runsDir(path));
 }
 
 /**

@@ -12,6 +12,8 @@ export { runDag, type RunDagDeps, type RunDagOptions } from "./run_dag.ts";
 export { RunNotFoundError, RunNotRetryableError } from "./errors.ts";
 export {
   acquireRunLock,
+  defaultLiveness,
+  FileRunLiveness,
   hostName,
   isRunLockHeld,
   processMayBeAlive,
@@ -26,6 +28,9 @@ export {
   recoverDeadRuns,
   recoverInTransaction,
   type Recovery,
+  type RecoveryBackend,
+  recoveryBackend,
+  type RecoveryOptions,
   STALE_LOCK_MS,
   UNFINISHED_HORIZON_MS,
   type UnfinishedRun,
@@ -37,5 +42,6 @@ export {
   type RunRow,
   type RunRowStatus,
 } from "./run_list.ts";
-export { readRunTasks, type RunTaskRecord } from "./run_tasks.ts";
+export { JsonlTaskEvents, readRunTasks, type RunTaskRecord } from "./run_tasks.ts";
 export { planRetry, type RetryPlan } from "./retry.ts";
+export { JsonlStore, openStore, type OpenStoreOptions } from "./open_store.ts";

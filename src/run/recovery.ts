@@ -2,19 +2,15 @@ import type { Clock } from "../lib/clock.ts";
 import { EventLog } from "../store/event_log.ts";
 import { EVENT_SCHEMA_VERSION } from "../store/events.ts";
 import type { NewEvent, RunFinishedEvent, StoredEvent } from "../store/state_events.ts";
-import type { StateStore, StateTransaction } from "../store/state_store.ts";
-import { hostName, isRunLockHeld, processMayBeAlive, removeRunLock } from "./liveness.ts";
-import { readRunTasks } from "./run_tasks.ts";
+import type { StateTransaction } from "../store/state_store.ts";
+import type { RunLiveness, StateStoreLike, Store } from "../store/store.ts";
+import { FileRunLiveness, hostName, processMayBeAlive } from "./liveness.ts";
+import { JsonlTaskEvents, readRunTasks } from "./run_tasks.ts";
 
 /** How far back unfinished runs are looked for: older `run_started` lines are not read. */
 export const UNFINISHED_HORIZON_MS = 7 * 24 * 3_600_000;
 
-/**
- * How old an unheld lock file of no unfinished run must be before recovery removes it.
- * A process takes its lock right after creating the file; the margin only keeps a sweep
- * from racing that.
- */
-export const STALE_LOCK_MS = 10_000;
+export { STALE_LOCK_MS } from "./liveness.ts";
 
 /** A run enqueued or started, with no `run_finished` yet. */
 export interface UnfinishedRun {
@@ -76,20 +72,65 @@ export interface LivenessProbe {
 }
 
 /**
- * A run is dead when it was recorded on this host, its process is gone (or the pid now
- * belongs to a younger process) and nobody holds its run lock. Runs of other hosts are
- * never declared dead (exactly-once and recovery hold on one machine only).
+ * The JSONL rule ({@link FileRunLiveness}): a run is dead when it was recorded on this
+ * host, its process is gone and nobody holds its run lock.
  * @param run The unfinished run.
  * @param probe Host, lock directory and process check.
  * @returns Why it is dead, or `null` when it may be alive.
  */
-export async function isRunDead(run: UnfinishedRun, probe: LivenessProbe): Promise<string | null> {
-  if (run.host !== probe.host) return null;
-  const alive = probe.processMayBeAlive ?? processMayBeAlive;
-  if (alive(run.pid, run.since)) return null;
-  if (await isRunLockHeld(probe.runsDir, run.runId)) return null;
-  const what = run.started ? "" : " before it started";
-  return `process ${run.pid} on "${run.host}" is gone${what} and the run lock is free`;
+export function isRunDead(run: UnfinishedRun, probe: LivenessProbe): Promise<string | null> {
+  return new FileRunLiveness(probe.runsDir).isDead(run, {
+    host: probe.host,
+    now: new Date(),
+    processMayBeAlive: probe.processMayBeAlive ?? processMayBeAlive,
+  });
+}
+
+/** What recovery needs of a {@link Store}. */
+export type RecoveryBackend = Pick<Store, "liveness" | "taskEvents" | "openEventLog">;
+
+/**
+ * The backend recovery works on: the store's liveness, task-event reader and log writer,
+ * or (JSONL shorthand) `runsDir` and `eventsPath`.
+ */
+export interface RecoveryOptions {
+  clock: Clock;
+  /** This machine. */
+  host: string;
+  /** Default {@link processMayBeAlive}. */
+  processMayBeAlive?: (pid: number, since: Date) => boolean;
+  /** Default {@link UNFINISHED_HORIZON_MS}. */
+  horizonMs?: number;
+  /** The backend (or give `runsDir` and `eventsPath` for the JSONL files). */
+  backend?: RecoveryBackend;
+  /** JSONL: the runs directory. */
+  runsDir?: string;
+  /** JSONL: the task-level event log. */
+  eventsPath?: string;
+}
+
+/**
+ * @param options The backend, or the JSONL paths (`liveness` may replace `runsDir`).
+ * @returns The backend pieces recovery uses.
+ * @throws {TypeError} When neither `store` nor both JSONL paths are given.
+ */
+export function recoveryBackend(
+  options: Pick<RecoveryOptions, "backend" | "runsDir" | "eventsPath"> & {
+    liveness?: RunLiveness;
+  },
+): RecoveryBackend {
+  if (options.backend) return options.backend;
+  const { runsDir, eventsPath } = options;
+  const liveness = options.liveness ??
+    (runsDir === undefined ? undefined : new FileRunLiveness(runsDir));
+  if (!liveness || eventsPath === undefined) {
+    throw new TypeError("Recovery needs a backend, or runsDir and eventsPath");
+  }
+  return {
+    liveness,
+    taskEvents: new JsonlTaskEvents(eventsPath),
+    openEventLog: (o) => new EventLog(eventsPath, o),
+  };
 }
 
 /** What {@link recoverInTransaction} found. */
@@ -114,27 +155,33 @@ export interface Recovery {
  * up with exactly one `dag_done` and one `run_finished`, wherever the recovering process
  * dies.
  * @param tx The transaction.
- * @param options Clock, event log path and liveness probe.
+ * @param options Clock, host, process check and the backend (or the JSONL paths).
  * @returns The recovered and the remaining unfinished runs.
  * @throws {LogWriteError} When the event log cannot be written (nothing is recorded then).
  */
 export async function recoverInTransaction(
   tx: StateTransaction,
-  options: LivenessProbe & { clock: Clock; eventsPath: string; horizonMs?: number },
+  options: RecoveryOptions,
 ): Promise<Recovery> {
   const now = options.clock.now();
+  const backend = recoveryBackend(options);
+  const check = {
+    host: options.host,
+    now,
+    processMayBeAlive: options.processMayBeAlive ?? processMayBeAlive,
+  };
   const runs = await findUnfinishedRuns(tx.scanBackward(), { now, horizonMs: options.horizonMs });
   const out: Recovery = { recovered: [], unfinished: [] };
-  const log = new EventLog(options.eventsPath);
+  const log = backend.openEventLog();
   try {
     for (const run of runs) {
-      const why = await isRunDead(run, options);
+      const why = await backend.liveness.isDead(run, check);
       if (!why) {
         out.unfinished.push(run);
         continue;
       }
       const tasks = run.started
-        ? await readRunTasks(options.eventsPath, run.runId)
+        ? await readRunTasks(backend.taskEvents, run.runId)
         : { succeeded: 0, failed: 0, skipped: 0, found: false, done: true };
       const counts = {
         tasks_succeeded: tasks.succeeded,
@@ -156,7 +203,7 @@ export async function recoverInTransaction(
           v: EVENT_SCHEMA_VERSION,
         });
       }
-      await removeRunLock(options.runsDir, run.runId);
+      await backend.liveness.forget(run.runId);
       const event: NewEvent<RunFinishedEvent> = {
         event: "run_finished",
         run_id: run.runId,
@@ -173,49 +220,21 @@ export async function recoverInTransaction(
     await log.close();
   }
   const live = new Set(out.unfinished.map((r) => r.runId));
-  await sweepStaleLocks(options.runsDir, { now, keep: live });
+  await backend.liveness.sweep({ now, keep: live });
   return out;
-}
-
-/**
- * Removes lock files that no run will ever release or recover: unheld, older than
- * {@link STALE_LOCK_MS} and not of an unfinished run. A scheduler killed inside its tick,
- * after taking the locks of the runs it was enqueueing but before the enqueue committed,
- * leaves such files (no event names those runs, so recovery never looks at them).
- * @param dir The runs directory.
- * @param options `now` and the run ids to keep.
- */
-async function sweepStaleLocks(
-  dir: string,
-  options: { now: Date; keep: ReadonlySet<string> },
-): Promise<void> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch {
-    return; // no runs directory yet
-  }
-  for (const entry of entries) {
-    if (!entry.isFile || !entry.name.endsWith(".lock")) continue;
-    const runId = entry.name.slice(0, -".lock".length);
-    if (options.keep.has(runId)) continue;
-    const mtime = (await Deno.stat(`${dir}/${entry.name}`).catch(() => null))?.mtime;
-    if (!mtime || options.now.getTime() - mtime.getTime() < STALE_LOCK_MS) continue;
-    if (!(await isRunLockHeld(dir, runId))) await removeRunLock(dir, runId);
-  }
 }
 
 /**
  * Records every dead run of this host as `interrupted` (state store and event log).
  * Used by `orch runs` and at scheduler start-up.
  * @param store The state store.
- * @param options Event log path, runs directory and clock; `host` defaults to this machine.
+ * @param options The backend (or the JSONL paths) and clock; `host` defaults to this machine.
  * @returns The runs recovered.
  * @throws {LogWriteError} When the state store or the event log cannot be written.
  */
 export async function recoverDeadRuns(
-  store: StateStore,
-  options: Omit<LivenessProbe, "host"> & { host?: string; clock: Clock; eventsPath: string },
+  store: StateStoreLike,
+  options: Omit<RecoveryOptions, "host"> & { host?: string },
 ): Promise<Recovery["recovered"]> {
   const probe = { ...options, host: options.host ?? hostName() };
   const { recovered } = await store.transaction((tx) => recoverInTransaction(tx, probe));

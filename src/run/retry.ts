@@ -1,4 +1,4 @@
-import type { StateStore } from "../store/state_store.ts";
+import type { StateStoreLike, TaskEventReader } from "../store/store.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import { RunNotFoundError, RunNotRetryableError } from "./errors.ts";
 import { findRun } from "./run_list.ts";
@@ -19,9 +19,9 @@ export interface RetryPlan {
 /**
  * Looks up a failed, cancelled or interrupted run: its DAG file and run params from
  * `run_started` in the state store, and the outputs of its succeeded tasks from the
- * `task_ok` lines of the event log (read backwards, stopping at its `dag_start`).
+ * `task_ok` events of the task-level log (read backwards, stopping at its `dag_start`).
  * @param runId The run to retry.
- * @param deps The state store and the event log path.
+ * @param deps The state store and the task-level events (a reader, or the JSONL path).
  * @returns The retry's inputs.
  * @throws {RunNotFoundError} When no `run_started` is recorded for `runId`.
  * @throws {RunNotRetryableError} When the run succeeded, is running, has no DAG file, or
@@ -29,7 +29,7 @@ export interface RetryPlan {
  */
 export async function planRetry(
   runId: string,
-  deps: { store: StateStore; eventsPath: string },
+  deps: { store: StateStoreLike; taskEvents?: TaskEventReader; eventsPath?: string },
 ): Promise<RetryPlan> {
   const run = await findRun(deps.store, runId);
   if (!run) throw new RunNotFoundError(runId);
@@ -46,7 +46,9 @@ export async function planRetry(
   if (typeof run.started.dag !== "string") {
     throw new RunNotRetryableError(runId, status, "but its DAG file was not recorded");
   }
-  const tasks = await readRunTasks(deps.eventsPath, runId);
+  const events = deps.taskEvents ?? deps.eventsPath;
+  if (events === undefined) throw new TypeError("planRetry() needs taskEvents or eventsPath");
+  const tasks = await readRunTasks(events, runId);
   const params = run.started.params;
   return {
     retryOf: runId,

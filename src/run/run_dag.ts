@@ -4,10 +4,10 @@ import type { Sleep } from "../lib/sleep.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
 import type { RunEvent, Trigger } from "../store/events.ts";
 import type { NewEvent, RunFinishedEvent, RunStartedEvent } from "../store/state_events.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { RunLiveness, StateStoreLike } from "../store/store.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import { executeDag } from "./executor.ts";
-import { acquireRunLock, hostName, type RunLock, runsDir } from "./liveness.ts";
+import { defaultLiveness, hostName, type RunLock } from "./liveness.ts";
 import type { PreparedRun } from "./prepare.ts";
 import type { EventSink, RunResult } from "./types.ts";
 
@@ -17,10 +17,15 @@ export interface RunDagDeps {
   /** The task-level event log; flushed (when it can be) before `run_finished`. */
   events: EventSink & { flush?(): Promise<void> };
   /** The state store that gets `run_started` and `run_finished`. */
-  store: StateStore;
+  store: StateStoreLike;
   clock: Clock;
   sleep: Sleep;
-  /** Where run lock files go (default `runs/` beside the state file). */
+  /**
+   * Marks the run alive while it runs (default: lock files in `runsDir`, else in `runs/`
+   * beside a JSONL state file).
+   */
+  liveness?: RunLiveness;
+  /** JSONL: where run lock files go (default `runs/` beside the state file). */
   runsDir?: string;
 }
 
@@ -67,8 +72,7 @@ export async function runDag(
 ): Promise<RunResult> {
   const { dag } = prepared;
   const runId = options.runId ?? newRunId(deps.clock.now());
-  const lock = options.lock ??
-    await acquireRunLock(deps.runsDir ?? runsDir(deps.store.path), runId);
+  const lock = options.lock ?? await defaultLiveness(deps).acquire(runId);
   try {
     const link = {
       run_id: runId,

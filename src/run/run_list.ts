@@ -1,5 +1,5 @@
 import type { StoredEvent } from "../store/state_events.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { StateStoreLike } from "../store/store.ts";
 
 /** Status shown for a run: a final status, or `running` / `queued` while unfinished. */
 export type RunRowStatus =
@@ -45,7 +45,7 @@ export interface ListRunsOptions {
  * @returns Up to `limit` runs, newest first.
  */
 export async function listRuns(
-  store: StateStore,
+  store: StateStoreLike,
   options: ListRunsOptions = {},
 ): Promise<RunRow[]> {
   const limit = options.limit ?? 20;
@@ -98,7 +98,7 @@ function toRow(start: StoredEvent, end: StoredEvent | undefined): RunRow {
  *   statuses of the runs started as its retries; `null` when unknown.
  */
 export async function findRun(
-  store: StateStore,
+  store: StateStoreLike,
   runId: string,
 ): Promise<
   | { started: StoredEvent; finished?: StoredEvent; retries: { runId: string; status: string }[] }
@@ -118,7 +118,10 @@ export async function findRun(
   return null;
 }
 
-async function findFinished(store: StateStore, runId: string): Promise<StoredEvent | undefined> {
+async function findFinished(
+  store: StateStoreLike,
+  runId: string,
+): Promise<StoredEvent | undefined> {
   for await (const e of store.scanBackward()) {
     if (e.run_id === runId && e.event === "run_finished") return e;
   }

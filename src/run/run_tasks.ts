@@ -1,4 +1,6 @@
 import { StateStore } from "../store/state_store.ts";
+import type { StoredEvent } from "../store/state_events.ts";
+import type { TaskEventReader } from "../store/store.ts";
 import type { OnWarning } from "../store/_scan.ts";
 import type { JsonObject } from "../workflows/types.ts";
 
@@ -20,13 +22,13 @@ export interface RunTaskRecord {
  * Reads the task-level events of one run from the end of the event log backwards,
  * stopping at its `dag_start` (the store's backward reader: torn lines are skipped).
  * Cost is proportional to what was appended since the run started.
- * @param eventsPath The task-level event log (`ORCH_EVENTS_PATH`).
+ * @param events The task-level event log: a reader, or the JSONL file (`ORCH_EVENTS_PATH`).
  * @param runId The run.
- * @param options Receives skipped corrupt lines.
+ * @param options Receives skipped corrupt lines (JSONL).
  * @returns Outputs of succeeded tasks and task counts.
  */
 export async function readRunTasks(
-  eventsPath: string,
+  events: TaskEventReader | string,
   runId: string,
   options: { onWarning?: OnWarning } = {},
 ): Promise<RunTaskRecord> {
@@ -39,8 +41,10 @@ export async function readRunTasks(
     done: false,
   };
   const decided = new Set<string>();
-  const reader = new StateStore(eventsPath, { onWarning: options.onWarning });
-  for await (const e of reader.scanBackward()) {
+  const reader = typeof events === "string"
+    ? new JsonlTaskEvents(events, { onWarning: options.onWarning })
+    : events;
+  for await (const e of reader.scanRun(runId)) {
     if (e.run_id !== runId) continue;
     if (e.event === "dag_start") {
       record.found = true;
@@ -62,4 +66,28 @@ export async function readRunTasks(
     }
   }
   return record;
+}
+
+/**
+ * The JSONL task-level event log read back: the file walked backwards (torn lines
+ * skipped and reported once), every run's events interleaved.
+ */
+export class JsonlTaskEvents implements TaskEventReader {
+  #reader: StateStore;
+
+  /**
+   * @param path The event log file.
+   * @param options Receives skipped corrupt lines.
+   */
+  constructor(path: string, options: { onWarning?: OnWarning } = {}) {
+    this.#reader = new StateStore(path, { onWarning: options.onWarning });
+  }
+
+  /**
+   * @param _runId The run (the file is not indexed: callers filter).
+   * @returns The file's events, newest first.
+   */
+  scanRun(_runId: string): AsyncGenerator<StoredEvent> {
+    return this.#reader.scanBackward();
+  }
 }

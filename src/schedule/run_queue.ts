@@ -1,4 +1,4 @@
-import type { RunLock } from "../run/liveness.ts";
+import type { RunLock } from "../store/store.ts";
 import type { RunStatus } from "../store/events.ts";
 
 /** A schedule-minute enqueued by a tick, waiting for (or holding) a run slot. */

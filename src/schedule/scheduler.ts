@@ -2,15 +2,17 @@ import type { Clock } from "../lib/clock.ts";
 import { newRunId } from "../lib/ids.ts";
 import type { Sleep } from "../lib/sleep.ts";
 import {
-  acquireRunLock,
+  defaultLiveness,
   hostName,
   recoverInTransaction,
   type Recovery,
+  type RecoveryBackend,
+  recoveryBackend,
   type RunLock,
-  runsDir,
 } from "../run/mod.ts";
 import type { RunStatus } from "../store/events.ts";
-import type { NewEvent, RunFinishedEvent, StateStore } from "../store/mod.ts";
+import type { NewEvent, RunFinishedEvent, StateStoreLike } from "../store/mod.ts";
+import { ScheduleMinuteConflictError } from "../store/postgres/errors.ts";
 import type { Schedule } from "./schema.ts";
 import { type LaunchRun, type QueuedOutcome, type QueuedRun, RunQueue } from "./run_queue.ts";
 import {
@@ -23,7 +25,7 @@ import {
 
 /** What a {@link Scheduler} works with. Every seam is injected. */
 export interface SchedulerDeps {
-  store: StateStore;
+  store: StateStoreLike;
   schedules: readonly Schedule[];
   clock: Clock;
   /** Waits between ticks and for the grace period; tests drive it. */
@@ -32,11 +34,16 @@ export interface SchedulerDeps {
   launch: LaunchRun;
   /** Most runs at once (`SCHED_MAX_PARALLEL`). */
   maxParallel: number;
-  /** The task-level event log, closed with `dag_done` for recovered runs. */
-  eventsPath: string;
+  /**
+   * Liveness, task-event reader and log writer of the backend (crash recovery). Default:
+   * the JSONL files at `runsDir` and `eventsPath`.
+   */
+  backend?: RecoveryBackend;
+  /** JSONL: the task-level event log, closed with `dag_done` for recovered runs. */
+  eventsPath?: string;
   /** Schedule id to the DAG's `name` (default the DAG file path). */
   dagNames?: ReadonlyMap<string, string>;
-  /** Run lock directory (default `runs/` beside the state file). */
+  /** JSONL: run lock directory (default `runs/` beside the state file). */
   runsDir?: string;
   /** This machine (default `Deno.hostname()`). */
   host?: string;
@@ -71,13 +78,16 @@ export class Scheduler {
   #queue: RunQueue;
   #outcomes: QueuedOutcome[] = [];
   #lastRecovery = Number.NEGATIVE_INFINITY;
-  #runsDir: string;
+  #backend: RecoveryBackend;
   #host: string;
 
   /** @param deps Store, schedules, clock, sleep, launcher and limits. */
   constructor(deps: SchedulerDeps) {
     this.#d = deps;
-    this.#runsDir = deps.runsDir ?? runsDir(deps.store.path);
+    this.#backend = deps.backend ?? recoveryBackend({
+      liveness: defaultLiveness(deps),
+      eventsPath: deps.eventsPath,
+    });
     this.#host = deps.host ?? hostName();
     this.#queue = new RunQueue(deps.launch, {
       maxParallel: deps.maxParallel,
@@ -100,6 +110,8 @@ export class Scheduler {
    * recorded by any process, and starts them (up to `maxParallel` at once).
    * @param now The tick's instant (default the clock's).
    * @returns What was enqueued, skipped and recovered.
+   * A tick that loses a schedule-minute to another writer (`ScheduleMinuteConflictError`)
+   * rolls back whole and reports nothing enqueued; it is not an error.
    * @throws {LogWriteError} When the state store cannot be written.
    */
   async tick(now: Date = this.#d.clock.now()): Promise<TickReport> {
@@ -123,8 +135,7 @@ export class Scheduler {
           this.#lastRecovery = now.getTime();
           recovery = await recoverInTransaction(tx, {
             clock: { now: () => now },
-            eventsPath: d.eventsPath,
-            runsDir: this.#runsDir,
+            backend: this.#backend,
             host: this.#host,
             processMayBeAlive: d.processMayBeAlive,
           });
@@ -144,7 +155,11 @@ export class Scheduler {
       });
     } catch (err) {
       for (const lock of taken) lock.release();
-      throw err;
+      if (!(err instanceof ScheduleMinuteConflictError)) throw err;
+      // Another scheduler (PostgreSQL, not serialised) recorded one of these minutes first:
+      // the whole tick rolled back, so nothing of it runs here; the next tick re-plans.
+      this.#notice(`tick lost a race for ${err.keys.join(", ")}: another scheduler has it`);
+      return { enqueued: [], skipped: [], recovered: [] };
     }
     this.#announce(report);
     this.#queue.push(...report.enqueued);
@@ -249,7 +264,7 @@ export class Scheduler {
       dagPath: s.dagPath,
       dagName: this.#d.dagNames?.get(s.id) ?? s.dag,
       params: s.params,
-      lock: await acquireRunLock(this.#runsDir, runId),
+      lock: await this.#backend.liveness.acquire(runId),
     };
   }
 

@@ -17,3 +17,13 @@ export {
 } from "./state_store.ts";
 export type { OnWarning, ScheduleMinuteEvent, StoreWarning } from "./_scan.ts";
 export { watermarksPath } from "./_watermarks.ts";
+export type {
+  EventLogLike,
+  LivenessCheck,
+  LivenessSubject,
+  RunLiveness,
+  RunLock,
+  StateStoreLike,
+  Store,
+  TaskEventReader,
+} from "./store.ts";

@@ -74,16 +74,3 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 15_000): 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-/**
- * @param path A JSONL file.
- * @returns Its lines, or `[]` when it does not exist.
- */
-export async function jsonl(path: string): Promise<Record<string, unknown>[]> {
-  try {
-    const text = await Deno.readTextFile(path);
-    return text.split("\n").filter((l) => l).map((l) => JSON.parse(l));
-  } catch {
-    return [];
-  }
-}

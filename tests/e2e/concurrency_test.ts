@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { orch, readJsonl, sandbox } from "../helpers/cli.ts";
+import { orch, readEvents, resetEvents, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 
@@ -29,11 +29,11 @@ Deno.test("SCHED_MAX_PARALLEL bounds the attempts running at once", async () => 
     }));
     const dag = await sb.write("d.yaml", dagYaml("par", tasks));
     for (const [parallel, want] of [["2", 2], ["3", 3]] as const) {
-      await Deno.remove(sb.events).catch(() => {});
+      await resetEvents(sb);
       const env = { ...sb.env, WORKFLOWS_DIR: FIXTURE_WORKFLOWS, SCHED_MAX_PARALLEL: parallel };
       const r = await orch(["run", "--dag", dag, "--quiet"], { cwd: sb.dir, env });
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(maxOverlap(await readJsonl(sb.events)), want);
+      assert.equal(maxOverlap(await readEvents(sb)), want);
     }
   } finally {
     await sb.cleanup();
@@ -55,7 +55,7 @@ Deno.test("a task starts as soon as its own dependencies succeed (no level barri
     const env = { ...sb.env, WORKFLOWS_DIR: FIXTURE_WORKFLOWS, SCHED_MAX_PARALLEL: "3" };
     const r = await orch(["run", "--dag", dag, "--quiet"], { cwd: sb.dir, env });
     assert.equal(r.code, 0, r.stderr);
-    const events = await readJsonl(sb.events);
+    const events = await readEvents(sb);
     const at = (event: string, id: string) =>
       ms(events.find((e) => e.event === event && e.task_id === id)!);
     assert.ok(at("task_start", "after_fast") < at("task_ok", "slow"));
@@ -87,7 +87,7 @@ Deno.test("a plugin stuck in a synchronous loop times out; the run goes on and t
     assert.equal(byId.stuck.attempts, 2);
     assert.match(byId.stuck.error, /failed after 2 attempts: Attempt timed out after 0.5s/);
     assert.equal(byId.b.status, "success");
-    const fails = (await readJsonl(sb.events)).filter((e) => e.event === "task_fail");
+    const fails = (await readEvents(sb)).filter((e) => e.event === "task_fail");
     assert.deepEqual(fails.map((e) => e.error_name), ["TimeoutError", "TimeoutError"]);
   } finally {
     await sb.cleanup();
@@ -109,7 +109,7 @@ Deno.test("concurrent runs sharing one events file never tear or interleave line
       [1, 2, 3].map(() => orch(["run", "--dag", dag, "--quiet"], { cwd: sb.dir, env })),
     );
     for (const r of results) assert.equal(r.code, 0, r.stderr);
-    const events = await readJsonl(sb.events); // throws on a torn line
+    const events = await readEvents(sb); // throws on a torn line
     const done = events.filter((e) => e.event === "dag_done");
     assert.equal(done.length, 3);
     for (const d of done) {

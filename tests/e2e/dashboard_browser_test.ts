@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
+import { DASHBOARD_JSONL, jsonlOnly } from "../helpers/backend.ts";
 import { orch, sandbox } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
 import { dagYaml } from "../helpers/dag.ts";
@@ -37,7 +38,7 @@ function statuses(page: Page): Promise<Record<string, string>> {
 Deno.test({
   name: "orch dashboard shows real engine runs in chromium: graph, statuses, live, escaping" +
     (HAS_CHROMIUM ? "" : " (ignored: /usr/bin/chromium missing)"),
-  ignore: !HAS_CHROMIUM,
+  ignore: !HAS_CHROMIUM || jsonlOnly(DASHBOARD_JSONL),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {

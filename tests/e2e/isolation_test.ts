@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readJsonl, REPO, sandbox } from "../helpers/cli.ts";
+import { readEvents, REPO, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 
@@ -48,7 +48,7 @@ Deno.test({
       let fails = 0;
       for (let i = 0; i < 100 && fails < 6; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        const events = await readJsonl(sb.events).catch(() => []);
+        const events = await readEvents(sb).catch(() => []);
         fails = events.filter((e) => e.event === "task_fail" && e.task_id === "spin").length;
       }
       assert.equal(fails, 6, "all attempts of spin timed out");

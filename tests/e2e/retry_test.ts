@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { orch } from "../helpers/cli.ts";
-import { jsonl, schedSandbox } from "./_sched.ts";
+import { orch, readEvents } from "../helpers/cli.ts";
+import { schedSandbox } from "./_sched.ts";
 
 Deno.test("orch retry re-runs only the failed task, reusing the first task's output", async () => {
   const sb = await schedSandbox();
@@ -38,7 +38,7 @@ Deno.test("orch retry re-runs only the failed task, reusing the first task's out
       result.tasks.map((t: { id: string; attempts: number }) => [t.id, t.attempts]),
       [["first", 0], ["second", 1]],
     );
-    const starts = (await jsonl(sb.events)).filter((e) =>
+    const starts = (await readEvents(sb)).filter((e) =>
       e.event === "task_start" && e.run_id === result.run_id
     );
     assert.deepEqual(starts.map((e) => e.task_id), ["second"], "only the failed task ran");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { exists, orch, readJsonl, REPO, sandbox } from "../helpers/cli.ts";
+import { orch, readEvents, REPO, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 
@@ -22,7 +22,7 @@ Execution Plan:
   3. brief (workflow: meeting_transcript_brief, depends_on: report)
 `,
     );
-    assert.equal(await exists(sb.events), false);
+    assert.equal((await readEvents(sb)).length, 0);
   } finally {
     await sb.cleanup();
   }
@@ -37,7 +37,7 @@ Deno.test("orch run executes the seed example, logs events and passes payloads",
       r.stdout,
       /^DAG EXECUTION COMPLETE\nDAG: weekly_ops_chain\nTasks Succeeded: 3\nTasks Failed: 0\nDuration: \d+\.\d\ds\n$/,
     );
-    const events = await readJsonl(sb.events);
+    const events = await readEvents(sb);
     assert.deepEqual(events.map((e) => e.event), [
       "dag_start",
       "task_start",
@@ -120,7 +120,7 @@ Deno.test("orch run retries a plugin that fails its first attempts", async () =>
     const r = await orch(["run", "--dag", dag, "--json"], { cwd: sb.dir, env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).tasks[0].attempts, 3);
-    const events = await readJsonl(sb.events);
+    const events = await readEvents(sb);
     assert.deepEqual(
       events.filter((e) => e.event === "task_fail").map((e) => [e.attempt, e.error, e.will_retry]),
       [[1, "flaky failure 1", true], [2, "flaky failure 2", true]],
@@ -147,7 +147,7 @@ Deno.test("orch run exhausts retries, skips dependants and exits 1", async () =>
     assert.equal(r.code, 1);
     assert.match(r.stdout, /Tasks Succeeded: 1\nTasks Failed: 1\nTasks Skipped: 1\n/);
     assert.match(r.stderr, /RunnerError: Task 'task1' failed after 3 attempts: boom\n/);
-    const events = await readJsonl(sb.events);
+    const events = await readEvents(sb);
     const skipped = events.find((e) => e.event === "task_skipped")!;
     assert.deepEqual([skipped.task_id, skipped.upstream], ["down", "task1"]);
     assert.equal(events.at(-1)!.status, "failed");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { orch, readJsonl, sandbox } from "../helpers/cli.ts";
+import { orch, readEvents, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 
 const PLUGINS: Record<string, string> = {
@@ -88,10 +88,10 @@ Deno.test("${env:NAME} secrets resolve for declared names and never reach the lo
       byId.u.error!,
       /needs env access to "ORCH_TEST_SECRET": declare it in permissions\.env/,
     );
-    const text = await Deno.readTextFile(sb.events);
+    const text = JSON.stringify(await readEvents(sb));
     assert.equal(text.includes("hunter2"), false, "the secret must not be in the event log");
     assert.equal(r.stdout.includes("hunter2"), false);
-    const events = await readJsonl(sb.events);
+    const events = await readEvents(sb);
     const start = events.find((e) => e.event === "task_start" && e.task_id === "s")!;
     assert.deepEqual(start.params, { token: "Bearer ${env:ORCH_TEST_SECRET}" });
     const log = events.find((e) => e.event === "task_log" && e.task_id === "s")!;
@@ -122,7 +122,7 @@ Deno.test("a misbehaving plugin fails only its own task; the run and process go 
     assert.equal(byId.chatty.status, "success");
     for (const n of names) assert.equal(byId[`after_${n}`].status, "success", n);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
-    const logs = (await readJsonl(sb.events)).filter((e) =>
+    const logs = (await readEvents(sb)).filter((e) =>
       e.event === "task_log" && e.task_id === "chatty"
     );
     assert.equal(logs.length, 1001);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { orch } from "../helpers/cli.ts";
-import { freshMinute, jsonl, notNowCron, schedSandbox, schedules, spawnOrch } from "./_sched.ts";
+import { orch, readEvents, readState, resetState } from "../helpers/cli.ts";
+import { freshMinute, notNowCron, schedSandbox, schedules, spawnOrch } from "./_sched.ts";
 
 const OK_DAG = JSON.stringify({
   name: "ok_dag",
@@ -18,7 +18,7 @@ Deno.test("orch scheduler --once", async (t) => {
   await sb.write("dags/ok.yaml", OK_DAG);
   await sb.write("dags/fail.yaml", FAIL_DAG);
   const once = () => orch(["scheduler", "--dir", "sched", "--once"], { cwd: sb.dir, env: sb.env });
-  const state = () => jsonl(sb.state);
+  const state = () => readState(sb);
   try {
     await t.step(
       "runs a due schedule once, and a second tick in the minute enqueues nothing",
@@ -44,13 +44,13 @@ Deno.test("orch scheduler --once", async (t) => {
         assert.deepEqual(started[0].params, { p: 2 });
         const fin = events.filter((e) => e.event === "run_finished");
         assert.equal(fin[0].status, "success");
-        const ok = (await jsonl(sb.events)).find((e) => e.event === "task_ok");
+        const ok = (await readEvents(sb)).find((e) => e.event === "task_ok");
         assert.deepEqual(ok?.output, { x: 1, run__p: 2 });
       },
     );
 
     await t.step("not due and disabled schedules run nothing (exit 0)", async () => {
-      await Deno.remove(sb.state).catch(() => {});
+      await resetState(sb);
       await schedules(sb, [
         { id: "later", cron: notNowCron(), dag: "dags/ok.yaml" },
         { id: "off", cron: "* * * * *", dag: "dags/ok.yaml", enabled: false },
@@ -62,8 +62,7 @@ Deno.test("orch scheduler --once", async (t) => {
     });
 
     await t.step("a failing run exits 1", async () => {
-      await Deno.remove(sb.state).catch(() => {});
-      await Deno.remove(`${sb.state}.watermarks.json`).catch(() => {});
+      await resetState(sb);
       await schedules(sb, [{ id: "bad", cron: "* * * * *", dag: "dags/fail.yaml" }]);
       const r = await once();
       assert.equal(r.code, 1, r.stderr);
@@ -75,8 +74,7 @@ Deno.test("orch scheduler --once", async (t) => {
       "three overlapping --once processes start exactly one run for the minute",
       async () => {
         await freshMinute();
-        await Deno.remove(sb.state).catch(() => {});
-        await Deno.remove(`${sb.state}.watermarks.json`).catch(() => {});
+        await resetState(sb);
         await schedules(sb, [{ id: "race", cron: "* * * * *", dag: "dags/ok.yaml" }]);
         const kids = [0, 1, 2].map(() => spawnOrch(["scheduler", "--dir", "sched", "--once"], sb));
         const outs = await Promise.all(kids.map((k) => k.output()));
@@ -88,7 +86,7 @@ Deno.test("orch scheduler --once", async (t) => {
     );
 
     await t.step("an invalid DAG in a schedule exits 2 and runs nothing", async () => {
-      await Deno.remove(sb.state).catch(() => {});
+      await resetState(sb);
       await sb.write(
         "dags/broken.yaml",
         JSON.stringify({ name: "b", tenant_id: "t", tasks: [{ id: "a", workflow_ref: "nope" }] }),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { orch } from "../helpers/cli.ts";
-import { freshMinute, jsonl, schedSandbox, schedules, spawnOrch, until } from "./_sched.ts";
+import { orch, readEvents, readState } from "../helpers/cli.ts";
+import { freshMinute, schedSandbox, schedules, spawnOrch, until } from "./_sched.ts";
 
 const SLOW_DAG = JSON.stringify({
   name: "slow_dag",
@@ -19,18 +19,18 @@ Deno.test("orch scheduler --serve stops on SIGTERM: the run is cancelled and rec
       ORCH_SHUTDOWN_GRACE_MS: "300",
     });
     const out = child.output();
-    await until(async () => (await jsonl(sb.state)).some((e) => e.event === "run_started"));
+    await until(async () => (await readState(sb)).some((e) => e.event === "run_started"));
     child.kill("SIGTERM");
     const r = await out;
     const stderr = new TextDecoder().decode(r.stderr);
     assert.equal(r.code, 0, stderr);
     assert.match(stderr, /Received SIGTERM/);
-    const state = await jsonl(sb.state);
+    const state = await readState(sb);
     assert.equal(state.filter((e) => e.event === "schedule_enqueued").length, 1);
     const fin = state.filter((e) => e.event === "run_finished");
     assert.equal(fin.length, 1);
     assert.equal(fin[0].status, "cancelled");
-    const done = (await jsonl(sb.events)).find((e) => e.event === "dag_done");
+    const done = (await readEvents(sb)).find((e) => e.event === "dag_done");
     assert.equal(done?.status, "cancelled");
   } finally {
     await sb.cleanup();
@@ -43,7 +43,7 @@ Deno.test("a SIGKILLed run is recorded as interrupted by orch runs, once", async
     await sb.write("dags/slow.yaml", SLOW_DAG);
     const child = spawnOrch(["run", "--dag", "dags/slow.yaml"], sb);
     const out = child.output();
-    await until(async () => (await jsonl(sb.events)).some((e) => e.event === "task_start"));
+    await until(async () => (await readEvents(sb)).some((e) => e.event === "task_start"));
     child.kill("SIGKILL");
     await out;
     const runs = await orch(["runs", "--json"], { cwd: sb.dir, env: sb.env });
@@ -54,12 +54,12 @@ Deno.test("a SIGKILLed run is recorded as interrupted by orch runs, once", async
     assert.equal(rows[0].status, "interrupted");
     assert.equal(rows[0].dag_name, "slow_dag");
     assert.equal(rows[0].trigger, "manual");
-    const done = (await jsonl(sb.events)).filter((e) => e.event === "dag_done");
+    const done = (await readEvents(sb)).filter((e) => e.event === "dag_done");
     assert.equal(done.length, 1);
     assert.equal(done[0].status, "interrupted");
     const again = await orch(["runs", "--json"], { cwd: sb.dir, env: sb.env });
     assert.doesNotMatch(again.stderr, /Recovered/);
-    const fin = (await jsonl(sb.state)).filter((e) => e.event === "run_finished");
+    const fin = (await readState(sb)).filter((e) => e.event === "run_finished");
     assert.equal(fin.length, 1);
     const text = await orch(["runs", "--status", "interrupted"], { cwd: sb.dir, env: sb.env });
     assert.match(text.stdout, /^RUN_ID\s+SCHEDULE\s+DAG\s+STATUS/);

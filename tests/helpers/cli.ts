@@ -1,5 +1,6 @@
 /** Helpers for end-to-end tests: run the real CLI in a temp directory. */
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { dropSchema, newSchema, ON_PG, pgUrl, readTable, truncate } from "./backend.ts";
 
 /** Absolute path of the repository root. */
 export const REPO = fromFileUrl(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -33,12 +34,19 @@ export async function orch(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A temp working directory with `logs/` and `workflows/` paths, removed by `cleanup()`. */
+/**
+ * A temp working directory with `logs/` and `workflows/` paths, removed by `cleanup()`.
+ * With `ORCH_TEST_BACKEND=postgres`, `env` also sets ORCH_STORE to a fresh schema
+ * (`store`), dropped by `cleanup()`; read what was recorded with {@link readEvents} and
+ * {@link readState}, not from the files.
+ */
 export interface Sandbox {
   dir: string;
   events: string;
   state: string;
   workflows: string;
+  /** The PostgreSQL store URL (its own schema) on the postgres backend. */
+  store?: string;
   env: Record<string, string>;
   /** Writes a file relative to the sandbox (creating directories). */
   write(rel: string, text: string): Promise<string>;
@@ -52,20 +60,68 @@ export async function sandbox(): Promise<Sandbox> {
   const state = `${dir}/logs/orchestrator_state.jsonl`;
   const workflows = `${dir}/workflows`;
   await Deno.mkdir(workflows, { recursive: true });
+  const store = ON_PG ? pgUrl(newSchema()) : undefined;
   return {
     dir,
     events,
     state,
     workflows,
-    env: { ORCH_EVENTS_PATH: events, STATE_STORE_PATH: state, WORKFLOWS_DIR: workflows },
+    store,
+    env: {
+      ORCH_EVENTS_PATH: events,
+      STATE_STORE_PATH: state,
+      WORKFLOWS_DIR: workflows,
+      ...(store ? { ORCH_STORE: store } : {}),
+    },
     async write(rel, text) {
       const path = `${dir}/${rel}`;
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
       await Deno.writeTextFile(path, text);
       return path;
     },
-    cleanup: () => Deno.remove(dir, { recursive: true }),
+    async cleanup() {
+      try {
+        await Deno.remove(dir, { recursive: true });
+      } finally {
+        if (store) await dropSchema(store);
+      }
+    },
   };
+}
+
+/**
+ * The task-level events the sandbox's runs recorded, in order.
+ * @param sb The sandbox.
+ * @returns The events; `[]` when none were recorded.
+ */
+export async function readEvents(sb: Sandbox): Promise<Record<string, unknown>[]> {
+  if (sb.store) return await readTable(sb.store, "events");
+  return (await exists(sb.events)) ? await readJsonl(sb.events) : [];
+}
+
+/**
+ * The state events (scheduler and runs) the sandbox recorded, in order.
+ * @param sb The sandbox.
+ * @returns The events; `[]` when none were recorded.
+ */
+export async function readState(sb: Sandbox): Promise<Record<string, unknown>[]> {
+  if (sb.store) return await readTable(sb.store, "state_events");
+  return (await exists(sb.state)) ? await readJsonl(sb.state) : [];
+}
+
+/** @param sb The sandbox whose task-level events to forget. */
+export async function resetEvents(sb: Sandbox): Promise<void> {
+  if (sb.store) return await truncate(sb.store, ["events"]);
+  await Deno.remove(sb.events).catch(() => {});
+}
+
+/** @param sb The sandbox whose state (events, schedule-minutes, watermarks, runs) to forget. */
+export async function resetState(sb: Sandbox): Promise<void> {
+  if (sb.store) {
+    return await truncate(sb.store, ["schedule_minutes", "state_events", "watermarks", "runs"]);
+  }
+  await Deno.remove(sb.state).catch(() => {});
+  await Deno.remove(`${sb.state}.watermarks.json`).catch(() => {});
 }
 
 /**

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  EventLog,
   indexBy,
   InlinePool,
   lastRuns,
@@ -14,10 +13,9 @@ import {
   runDag,
   RunNotFoundError,
   RunNotRetryableError,
-  StateStore,
   WorkflowRegistry,
 } from "../../mod.ts";
-import { isRunLockHeld } from "../../src/run/mod.ts";
+import { isMarkedAlive, testStore } from "../helpers/backend.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 
@@ -39,8 +37,9 @@ Deno.test("runDag() records run_started and run_finished and holds the run lock 
       dagYaml("d", [{ id: "a", workflow_ref: "sleep", params: { ms: 200 } }]),
     );
     const pool = new InlinePool({ size: 1 });
-    const store = new StateStore(join(dir, "state.jsonl"));
-    const events = new EventLog(join(dir, "events.jsonl"));
+    const ts = await testStore(dir);
+    const { state: store, liveness, taskEvents } = ts.store;
+    const events = ts.store.openEventLog();
     try {
       const registry = await WorkflowRegistry.scan(FIXTURE_WORKFLOWS, []);
       const prepared = await prepareRun(await loadDag(dagFile), { registry, pool });
@@ -50,6 +49,7 @@ Deno.test("runDag() records run_started and run_finished and holds the run lock 
         pool,
         events,
         store,
+        liveness,
         clock,
         sleep: () => Promise.resolve(),
       }, {
@@ -60,7 +60,7 @@ Deno.test("runDag() records run_started and run_finished and holds the run lock 
         runParams: { k: 1 },
         onEvent: (e) => {
           if (e.event === "task_start") {
-            isRunLockHeld(join(dir, "runs"), "r1").then((h) => held.push(h));
+            isMarkedAlive(ts, dir, "r1").then((h) => held.push(h));
           }
         },
       });
@@ -73,20 +73,18 @@ Deno.test("runDag() records run_started and run_finished and holds the run lock 
       assert.equal(state[0].dag, dagFile);
       assert.equal(state[1].status, "success");
       assert.equal(state[1].tasks_succeeded, 1);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
       assert.ok(held.length > 0 && held.every(Boolean), "lock held during the run");
-      assert.equal(await isRunLockHeld(join(dir, "runs"), "r1"), false);
+      assert.equal(await isMarkedAlive(ts, dir, "r1"), false);
       const rows = await listRuns(store);
       assert.equal(rows[0].status, "success");
       assert.equal(rows[0].schedule_id, "s");
-      await assert.rejects(
-        planRetry("r1", { store, eventsPath: events.path }),
-        RunNotRetryableError,
-      );
-      await assert.rejects(planRetry("nope", { store, eventsPath: events.path }), RunNotFoundError);
+      await assert.rejects(planRetry("r1", { store, taskEvents }), RunNotRetryableError);
+      await assert.rejects(planRetry("nope", { store, taskEvents }), RunNotFoundError);
     } finally {
       await events.close();
       await pool.close();
+      await ts.cleanup();
     }
   });
 });
@@ -107,14 +105,16 @@ Deno.test("planRetry() reuses the outputs of the tasks that succeeded", async ()
       ]),
     );
     const pool = new InlinePool({ size: 1 });
-    const store = new StateStore(join(dir, "state.jsonl"));
-    const events = new EventLog(join(dir, "events.jsonl"));
+    const ts = await testStore(dir);
+    const { state: store, liveness, taskEvents } = ts.store;
+    const events = ts.store.openEventLog();
     try {
       const registry = await WorkflowRegistry.scan(FIXTURE_WORKFLOWS, []);
       const deps = {
         pool,
         events,
         store,
+        liveness,
         clock: new ManualClock(new Date()),
         sleep: () => Promise.resolve(),
       };
@@ -122,7 +122,7 @@ Deno.test("planRetry() reuses the outputs of the tasks that succeeded", async ()
         runId: "r1",
       });
       assert.equal(first.status, "failed");
-      const plan = await planRetry("r1", { store, eventsPath: events.path });
+      const plan = await planRetry("r1", { store, taskEvents });
       assert.equal(plan.dagPath, dagFile);
       assert.deepEqual([...plan.reuse], [["a", { x: 1 }]]);
       const retry = await runDag(await prepareRun(plan.dagPath, { registry, pool }), deps, {
@@ -141,6 +141,7 @@ Deno.test("planRetry() reuses the outputs of the tasks that succeeded", async ()
     } finally {
       await events.close();
       await pool.close();
+      await ts.cleanup();
     }
   });
 });

@@ -1,36 +1,19 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { ManualClock } from "../../src/lib/mod.ts";
-import { acquireRunLock } from "../../src/run/mod.ts";
 import {
   type LaunchRun,
   type QueuedRun,
-  type Schedule,
   Scheduler,
   type SchedulerDeps,
 } from "../../src/schedule/mod.ts";
-import type { RunStatus } from "../../src/store/mod.ts";
-import { StateStore } from "../../src/store/mod.ts";
+import type { RunStatus, StateStoreLike, Store } from "../../src/store/mod.ts";
+import { testStore } from "../helpers/backend.ts";
+import { testSchedule } from "../helpers/schedule.ts";
 
 const NOW = new Date("2026-05-01T10:05:12Z");
 const DEAD_PID = 4_194_400; // above Linux's largest pid_max: never a live process
 
-function schedule(id: string, overrides: Partial<Schedule> = {}): Schedule {
-  return {
-    id,
-    cron: "* * * * *",
-    dag: `dags/${id}.yaml`,
-    dagPath: `/dags/${id}.yaml`,
-    tenant: "t",
-    enabled: true,
-    timezone: "UTC",
-    params: { who: id },
-    overlap: "skip",
-    catchupWindowMs: null,
-    source: { file: "s.yaml", line: 1, column: 1 },
-    ...overrides,
-  };
-}
+const schedule = testSchedule;
 
 /** A launcher whose runs end when the test says so (or when cancelled). */
 function controlledLaunch() {
@@ -49,18 +32,21 @@ function controlledLaunch() {
   return { launch, launched, running, finishAll, peak: () => peak };
 }
 
+/** Runs `fn` with a store of the backend under test (JSONL files in a temp dir, or a schema). */
 async function withStore(
-  fn: (store: StateStore, dir: string) => Promise<void>,
+  fn: (store: StateStoreLike, backend: Store) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "orch_sched_" });
+  const ts = await testStore(dir, { clock: new ManualClock(NOW) });
   try {
-    await fn(new StateStore(join(dir, "state.jsonl"), { clock: new ManualClock(NOW) }), dir);
+    await fn(ts.store.state, ts.store);
   } finally {
+    await ts.cleanup();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-function deps(store: StateStore, dir: string, over: Partial<SchedulerDeps>): SchedulerDeps {
+function deps(store: StateStoreLike, backend: Store, over: Partial<SchedulerDeps>): SchedulerDeps {
   return {
     store,
     schedules: [schedule("a")],
@@ -68,21 +54,21 @@ function deps(store: StateStore, dir: string, over: Partial<SchedulerDeps>): Sch
     sleep: () => Promise.resolve(),
     launch: () => Promise.resolve("success"),
     maxParallel: 2,
-    eventsPath: join(dir, "events.jsonl"),
+    backend,
     host: "testhost",
     ...over,
   };
 }
 
-async function events(store: StateStore, name: string) {
+async function events(store: StateStoreLike, name: string) {
   return (await store.lastRuns(1000)).filter((e) => e.event === name);
 }
 
 Deno.test("Scheduler.tick() enqueues due schedules once and runs at most maxParallel at once", async () => {
-  await withStore(async (store, dir) => {
+  await withStore(async (store, backend) => {
     const c = controlledLaunch();
     const schedules = ["a", "b", "c"].map((id) => schedule(id));
-    const s = new Scheduler(deps(store, dir, { schedules, launch: c.launch, maxParallel: 2 }));
+    const s = new Scheduler(deps(store, backend, { schedules, launch: c.launch, maxParallel: 2 }));
     const report = await s.tick(NOW);
     assert.equal(report.enqueued.length, 3);
     assert.deepEqual(s.pending, { active: 2, waiting: 1 });
@@ -105,8 +91,8 @@ Deno.test("Scheduler.tick() enqueues due schedules once and runs at most maxPara
 });
 
 Deno.test("Scheduler.tick() skips a minute whose previous run is unfinished (overlap: skip)", async () => {
-  await withStore(async (store, dir) => {
-    const lock = await acquireRunLock(join(dir, "runs"), "old-run");
+  await withStore(async (store, backend) => {
+    const lock = await backend.liveness.acquire("old-run");
     try {
       await store.recordEvent({
         event: "run_started",
@@ -118,7 +104,7 @@ Deno.test("Scheduler.tick() skips a minute whose previous run is unfinished (ove
         pid: Deno.pid,
         host: "testhost",
       });
-      const s = new Scheduler(deps(store, dir, {}));
+      const s = new Scheduler(deps(store, backend, {}));
       const report = await s.tick(NOW);
       assert.equal(report.enqueued.length, 0);
       assert.equal(report.skipped[0].reason, "overlap");
@@ -130,7 +116,7 @@ Deno.test("Scheduler.tick() skips a minute whose previous run is unfinished (ove
 });
 
 Deno.test("Scheduler.tick() records a dead run as interrupted, not a live or foreign one", async () => {
-  await withStore(async (store, dir) => {
+  await withStore(async (store, backend) => {
     const started = (run_id: string, pid: number, host = "testhost") =>
       store.recordEvent({
         event: "run_started",
@@ -144,9 +130,9 @@ Deno.test("Scheduler.tick() records a dead run as interrupted, not a live or for
     await started("dead", DEAD_PID);
     await started("locked", DEAD_PID);
     await started("foreign", DEAD_PID, "otherhost");
-    const lock = await acquireRunLock(join(dir, "runs"), "locked");
+    const lock = await backend.liveness.acquire("locked");
     try {
-      const s = new Scheduler(deps(store, dir, { schedules: [] }));
+      const s = new Scheduler(deps(store, backend, { schedules: [] }));
       const report = await s.tick(NOW);
       assert.deepEqual(report.recovered.map((r) => r.runId), ["dead"]);
       const fin = await events(store, "run_finished");
@@ -154,7 +140,7 @@ Deno.test("Scheduler.tick() records a dead run as interrupted, not a live or for
       assert.equal(fin[0].run_id, "dead");
       assert.equal(fin[0].status, "interrupted");
       assert.match(String(fin[0].reason), /process 4194400 on "testhost" is gone/);
-      const second = await new Scheduler(deps(store, dir, { schedules: [] })).tick(NOW);
+      const second = await new Scheduler(deps(store, backend, { schedules: [] })).tick(NOW);
       assert.equal(second.recovered.length, 0, "recovered once only");
     } finally {
       lock.release();
@@ -163,9 +149,9 @@ Deno.test("Scheduler.tick() records a dead run as interrupted, not a live or for
 });
 
 Deno.test("Scheduler.shutdown() lets runs finish within the grace period", async () => {
-  await withStore(async (store, dir) => {
+  await withStore(async (store, backend) => {
     const c = controlledLaunch();
-    const s = new Scheduler(deps(store, dir, {
+    const s = new Scheduler(deps(store, backend, {
       launch: c.launch,
       sleep: (_ms, signal) =>
         new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason))),
@@ -179,11 +165,11 @@ Deno.test("Scheduler.shutdown() lets runs finish within the grace period", async
 });
 
 Deno.test("Scheduler.shutdown() cancels running runs after the grace period and records unstarted ones", async () => {
-  await withStore(async (store, dir) => {
+  await withStore(async (store, backend) => {
     const c = controlledLaunch();
     const schedules = [schedule("a"), schedule("b")];
     const graces: number[] = [];
-    const s = new Scheduler(deps(store, dir, {
+    const s = new Scheduler(deps(store, backend, {
       schedules,
       launch: c.launch,
       maxParallel: 1,
@@ -205,11 +191,11 @@ Deno.test("Scheduler.shutdown() cancels running runs after the grace period and 
 });
 
 Deno.test("Scheduler.serve() ticks at start-up and after each sleep until stopped", async () => {
-  await withStore(async (store, dir) => {
+  await withStore(async (store, backend) => {
     const stop = new AbortController();
     const clock = new ManualClock(NOW);
     let sleeps = 0;
-    const s: Scheduler = new Scheduler(deps(store, dir, {
+    const s: Scheduler = new Scheduler(deps(store, backend, {
       clock,
       launch: async (run) => {
         await store.recordEvent({

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   minuteKey,
   minuteKeys,
@@ -8,7 +7,8 @@ import {
   type TickSchedule,
   tickWindowStart,
 } from "../../src/schedule/mod.ts";
-import { StateStore } from "../../src/store/mod.ts";
+import type { StateStoreLike } from "../../src/store/mod.ts";
+import { withTestStore } from "../helpers/backend.ts";
 
 const MIN = 60_000;
 
@@ -147,7 +147,7 @@ Deno.test("planTick() keys the repeated local minute of a DST fall back on the U
 
 /** One scheduler tick as the engine runs it: read, plan and record under the store's lock. */
 async function tickUnderLock(
-  store: StateStore,
+  store: StateStoreLike,
   schedules: TickSchedule[],
   now: Date,
 ): Promise<number> {
@@ -166,9 +166,7 @@ async function tickUnderLock(
 }
 
 Deno.test("planTick() inside StateStore.transaction() enqueues once across concurrent ticks", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "orch_tick_" });
-  try {
-    const store = new StateStore(join(dir, "state.jsonl"));
+  await withTestStore(async ({ state: store }) => {
     const schedules = [schedule()];
     const now = new Date("2026-05-01T10:05:12Z");
     const tick = () => tickUnderLock(store, schedules, now);
@@ -179,7 +177,5 @@ Deno.test("planTick() inside StateStore.transaction() enqueues once across concu
       (await store.readWatermarks()).get("etl")?.toISOString(),
       "2026-05-01T10:05:00.000Z",
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

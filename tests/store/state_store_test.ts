@@ -8,6 +8,10 @@ import {
   StateStore,
   type StoreWarning,
 } from "../../src/store/mod.ts";
+import { jsonlOnly, withTestStore } from "../helpers/backend.ts";
+
+/** Why a test runs on the JSONL backend only: it is about the file itself. */
+const FILE = "about the JSONL file (lines, locks, chunks); the store contract runs on both";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "orch_state_" });
@@ -25,7 +29,10 @@ function collector(): { warnings: StoreWarning[]; onWarning: (w: StoreWarning) =
 
 const start = new Date("2026-05-01T10:00:00.000Z");
 
-Deno.test("recordEvent() appends with timestamp and v and returns the event", async () => {
+Deno.test({
+  name: "recordEvent() appends with timestamp and v and returns the event",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "logs", "state.jsonl");
     const clock = new ManualClock(start);
@@ -45,18 +52,19 @@ Deno.test("recordEvent() appends with timestamp and v and returns the event", as
 });
 
 Deno.test("lastRuns() returns the newest events oldest first", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "state.jsonl");
-    const store = new StateStore(path, { clock: new ManualClock(start) });
+  await withTestStore(async ({ state: store }) => {
     for (let i = 0; i < 30; i++) await store.recordEvent({ event: "run_started", n: i });
-    const events = await lastRuns(20, { path });
+    const events = await store.lastRuns(20);
     assert.deepEqual(events.map((e) => e.n), Array.from({ length: 20 }, (_, i) => i + 10));
     assert.equal((await store.lastRuns(100)).length, 30);
     assert.deepEqual(await store.lastRuns(0), []);
-  });
+  }, { clock: new ManualClock(start) });
 });
 
-Deno.test("lastRuns() and indexBy() return empty results without a file", async () => {
+Deno.test({
+  name: "lastRuns() and indexBy() return empty results without a file",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "missing.jsonl");
     assert.deepEqual(await lastRuns(20, { path }), []);
@@ -65,25 +73,26 @@ Deno.test("lastRuns() and indexBy() return empty results without a file", async 
 });
 
 Deno.test("indexBy() groups the newest events having the key in file order", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "state.jsonl");
-    const store = new StateStore(path, { clock: new ManualClock(start) });
+  await withTestStore(async ({ state: store }) => {
     await store.recordEvent({ event: "schedule_enqueued", schedule_id: "a", n: 1 });
     await store.recordEvent({ event: "run_started", n: 2 });
     await store.recordEvent({ event: "schedule_enqueued", schedule_id: "b", n: 3 });
     await store.recordEvent({ event: "schedule_enqueued", schedule_id: "a", n: 4 });
     await store.recordEvent({ event: "run_finished", n: 5 });
-    const all = await indexBy("schedule_id", 100, { path });
+    const all = await store.indexBy("schedule_id", 100);
     assert.deepEqual(Object.keys(all).sort(), ["a", "b"]);
     assert.deepEqual(all.a.map((e) => e.n), [1, 4]);
     assert.deepEqual(all.b.map((e) => e.n), [3]);
     const two = await store.indexBy("schedule_id", 2);
     assert.deepEqual(two.a.map((e) => e.n), [4]);
     assert.deepEqual(two.b.map((e) => e.n), [3]);
-  });
+  }, { clock: new ManualClock(start) });
 });
 
-Deno.test("lastRuns() skips torn and corrupt lines and warns once per line", async () => {
+Deno.test({
+  name: "lastRuns() skips torn and corrupt lines and warns once per line",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "state.jsonl");
     const good = (n: number) => JSON.stringify({ v: 1, timestamp: "t", event: "e", n });
@@ -103,7 +112,10 @@ Deno.test("lastRuns() skips torn and corrupt lines and warns once per line", asy
   });
 });
 
-Deno.test("recordEvent() completes a partial last line before appending", async () => {
+Deno.test({
+  name: "recordEvent() completes a partial last line before appending",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "state.jsonl");
     await Deno.writeTextFile(path, '{"v":1,"event":"a"}\n{"event":"torn');
@@ -118,7 +130,10 @@ Deno.test("recordEvent() completes a partial last line before appending", async 
   });
 });
 
-Deno.test("lastRuns() reads backwards across chunk boundaries with lines larger than a chunk", async () => {
+Deno.test({
+  name: "lastRuns() reads backwards across chunk boundaries with lines larger than a chunk",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "state.jsonl");
     const store = new StateStore(path, { clock: new ManualClock(start), chunkSize: 7 });
@@ -133,27 +148,28 @@ Deno.test("lastRuns() reads backwards across chunk boundaries with lines larger 
   });
 });
 
-Deno.test("lastRuns() on a large file reads only the tail", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "state.jsonl");
-    const line = JSON.stringify({ v: 1, timestamp: start.toISOString(), event: "run_finished" }) +
-      "\n";
-    const block = new TextEncoder().encode(line.repeat(Math.floor((1 << 20) / line.length)));
-    const file = await Deno.open(path, { write: true, create: true });
-    for (let i = 0; i < 256; i++) await file.write(block);
-    file.close();
-    const store = new StateStore(path);
-    assert.ok((await Deno.stat(path)).size > 250 * (1 << 20));
-    const events = await store.lastRuns(20);
-    assert.equal(events.length, 20);
-    assert.ok(store.bytesRead <= 64 * 1024, `read ${store.bytesRead} bytes`);
-  });
-});
+Deno.test(
+  { name: "lastRuns() on a large file reads only the tail", ignore: jsonlOnly(FILE) },
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, "state.jsonl");
+      const line = JSON.stringify({ v: 1, timestamp: start.toISOString(), event: "run_finished" }) +
+        "\n";
+      const block = new TextEncoder().encode(line.repeat(Math.floor((1 << 20) / line.length)));
+      const file = await Deno.open(path, { write: true, create: true });
+      for (let i = 0; i < 256; i++) await file.write(block);
+      file.close();
+      const store = new StateStore(path);
+      assert.ok((await Deno.stat(path)).size > 250 * (1 << 20));
+      const events = await store.lastRuns(20);
+      assert.equal(events.length, 20);
+      assert.ok(store.bytesRead <= 64 * 1024, `read ${store.bytesRead} bytes`);
+    });
+  },
+);
 
 Deno.test("StateStore.transaction() writes nothing when the callback throws", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "state.jsonl");
-    const store = new StateStore(path, { clock: new ManualClock(start) });
+  await withTestStore(async ({ state: store }) => {
     await assert.rejects(
       store.transaction((tx) => {
         tx.append({ event: "a" });
@@ -164,14 +180,12 @@ Deno.test("StateStore.transaction() writes nothing when the callback throws", as
     );
     assert.deepEqual(await store.lastRuns(), []);
     assert.deepEqual(await store.readWatermarks(), new Map());
-  });
+  }, { clock: new ManualClock(start) });
 });
 
 Deno.test("StateStore.transaction() reads schedule-minutes of a window and keeps watermarks", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "state.jsonl");
-    const clock = new ManualClock(start);
-    const store = new StateStore(path, { clock });
+  const clock = new ManualClock(start);
+  await withTestStore(async ({ state: store }) => {
     const minute = (m: number) => new Date(start.getTime() + m * 60_000).toISOString();
     for (let m = 0; m < 60; m++) {
       clock.set(new Date(minute(m)));
@@ -182,13 +196,14 @@ Deno.test("StateStore.transaction() reads schedule-minutes of a window and keeps
       });
       await store.recordEvent({ event: "run_started", run_id: `r${m}` });
     }
-    const before = store.bytesRead;
+    const bytes = () => store instanceof StateStore ? store.bytesRead : 0;
+    const before = bytes();
     const found = await store.transaction(async (tx) => {
       tx.setWatermarks(new Map([["s", new Date(minute(59))]]));
       return await tx.scheduleMinutes(new Date(minute(55)));
     });
     assert.deepEqual(found.map((e) => e.minute_utc), [55, 56, 57, 58, 59].map(minute));
-    assert.ok(store.bytesRead - before < 64 * 1024);
+    assert.ok(bytes() - before < 64 * 1024);
     await store.transaction((tx) => {
       tx.setWatermarks(new Map([["s", new Date(minute(10))], ["t", new Date(minute(1))]]));
       return Promise.resolve();
@@ -196,10 +211,13 @@ Deno.test("StateStore.transaction() reads schedule-minutes of a window and keeps
     const marks = await store.readWatermarks();
     assert.equal(marks.get("s")?.toISOString(), minute(59));
     assert.equal(marks.get("t")?.toISOString(), minute(1));
-  });
+  }, { clock });
 });
 
-Deno.test("recordEvent() from two processes appends every line whole", async () => {
+Deno.test({
+  name: "recordEvent() from two processes appends every line whole",
+  ignore: jsonlOnly(FILE),
+}, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "state.jsonl");
     const child = new URL("./_append_child.ts", import.meta.url).pathname;

@@ -1,18 +1,34 @@
 import { resolve } from "node:path";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { prepareRun } from "../../run/prepare.ts";
+import type { RunDagDeps } from "../../run/run_dag.ts";
+import type { EventLogLike, Store } from "../../store/store.ts";
 import { loadSchedules } from "../../schedule/load.ts";
 import type { Schedule } from "../../schedule/schema.ts";
-import { StateStore } from "../../store/state_store.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 
 /**
+ * What a run needs of the context besides the DAG: pool, event log, state store and
+ * liveness of the chosen backend, clock and sleep.
  * @param ctx The app context.
- * @returns The state store at STATE_STORE_PATH, stamping with the context's clock.
+ * @returns The `runDag` dependencies.
+ * @throws {StoreUnavailableError} When the PostgreSQL store cannot be reached.
  */
-export function stateStore(ctx: AppContext): StateStore {
-  return new StateStore(ctx.config.paths.statePath, { clock: ctx.clock });
+export async function runDeps(
+  ctx: AppContext,
+): Promise<RunDagDeps & { events: EventLogLike; backend: Store }> {
+  const store = await ctx.store();
+  const events = await ctx.events();
+  return {
+    pool: ctx.pool(),
+    events,
+    store: store.state,
+    liveness: store.liveness,
+    clock: ctx.clock,
+    sleep: ctx.sleep,
+    backend: store,
+  };
 }
 
 /**

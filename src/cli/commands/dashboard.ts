@@ -12,7 +12,7 @@ import { loadSchedules } from "../../schedule/load.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { onStopSignals, stateStore } from "./_scheduling.ts";
+import { onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const DASHBOARD_HELP =
   `Usage: orch dashboard [--host 127.0.0.1] [--port 8787] [--dir configs/schedules]
@@ -45,6 +45,17 @@ export async function dashboardCommand(ctx: AppContext, args: string[]): Promise
   if (values.help) {
     ctx.io.stdout(DASHBOARD_HELP);
     return 0;
+  }
+  if (ctx.storeConfig.kind !== "jsonl") {
+    throw new OrchestratorError(
+      `Cannot serve the dashboard over the store "${ctx.storeConfig.redacted}": it reads the JSONL files only`,
+      {
+        code: "dashboard_store_unsupported",
+        exitCode: 2,
+        hint:
+          "Unset ORCH_STORE for the dashboard; PostgreSQL support is planned (docs/SCALE-OUT.md)",
+      },
+    );
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -103,15 +114,9 @@ async function listSchedules(ctx: AppContext, dir: string): Promise<ScheduleInfo
 function actions(ctx: AppContext, background: Set<Promise<unknown>>): DashboardActions {
   async function start(prepared: PreparedRun, options: RunDagOptions): Promise<{ runId: string }> {
     const runId = newRunId(ctx.clock.now());
-    const events = ctx.events();
-    await events.open();
-    const run = runDag(prepared, {
-      pool: ctx.pool(),
-      events,
-      store: stateStore(ctx),
-      clock: ctx.clock,
-      sleep: ctx.sleep,
-    }, { ...options, runId }).catch((err) => {
+    const deps = await runDeps(ctx);
+    await deps.events.open();
+    const run = runDag(prepared, deps, { ...options, runId }).catch((err) => {
       ctx.io.stderr(`Run ${runId} from the dashboard failed to record: ${err}\n`);
     }).finally(() => background.delete(run));
     background.add(run);
@@ -131,9 +136,10 @@ function actions(ctx: AppContext, background: Set<Promise<unknown>>): DashboardA
       return start(prepared, { trigger: "manual", runParams: request.params });
     },
     async retryRun(runId) {
+      const backend = await ctx.store();
       const plan = await planRetry(runId, {
-        store: stateStore(ctx),
-        eventsPath: ctx.config.paths.eventsPath,
+        store: backend.state,
+        taskEvents: backend.taskEvents,
       });
       const prepared = await prepareRun(plan.dagPath, {
         registry: await ctx.registry(),

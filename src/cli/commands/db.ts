@@ -1,5 +1,4 @@
 import { connectPostgres, pingPostgres } from "../../store/postgres/connect.ts";
-import { resolveStoreConfig } from "../../store/postgres/config.ts";
 import { StoreConfigError } from "../../store/postgres/errors.ts";
 import { migrate, type MigrationStatus, migrationStatus } from "../../store/postgres/migrate.ts";
 import type { PostgresStoreConfig } from "../../store/postgres/config.ts";
@@ -22,8 +21,8 @@ Exit 0 ok, 2 no store configured, a bad URL or the server unreachable, 4 a faile
 
 /**
  * `orch db migrate|status`: the PostgreSQL store's versioned schema.
- * @param ctx The app context (environment for ORCH_STORE, output streams).
- * @param args `migrate` or `status`, then `--store URL`, `--json`.
+ * @param ctx The app context (the store from `--store` or ORCH_STORE, output streams).
+ * @param args `migrate` or `status`, then `--json`.
  * @returns The exit code.
  * @throws {UsageError} On a missing or unknown subcommand.
  * @throws {StoreConfigError} When no postgres store is configured or the URL is invalid.
@@ -32,7 +31,6 @@ Exit 0 ok, 2 no store configured, a bad URL or the server unreachable, 4 a faile
  */
 export async function dbCommand(ctx: AppContext, args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("db", args, {
-    store: { type: "string" },
     json: { type: "boolean" },
   });
   if (values.help) {
@@ -44,7 +42,7 @@ export async function dbCommand(ctx: AppContext, args: string[]): Promise<number
     throw new UsageError(sub ? `Unknown db command "${sub}"` : "Missing migrate or status", "db");
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}"`, "db");
-  const config = resolveStoreConfig({ flag: values.store as string | undefined, env: ctx.io.env });
+  const config = ctx.storeConfig;
   if (config.kind !== "postgres") {
     throw new StoreConfigError(
       "",

@@ -6,18 +6,19 @@ import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderSummary, runResultJson } from "../render.ts";
 import { progressPrinter } from "./_progress.ts";
-import { onStopSignals, stateStore } from "./_scheduling.ts";
+import { onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const RETRY_HELP = `Usage: orch retry RUN_ID [--json] [--quiet]
 
 Re-runs a failed, cancelled or interrupted run as a new run (trigger "retry", linked by
 retry_of). Tasks that succeeded in that run are not run again: their recorded outputs
-(the task_ok lines of the event log) are reused, so only failed and skipped tasks run.
+(the task_ok events of the event log) are reused, so only failed and skipped tasks run.
 The DAG file is read again, with the run params of the original run.
 
 Options:
   --json        Print one JSON object with the result instead of the summary
   --quiet, -q   No progress lines on stderr
+  --store URL   PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help    Show this help
 
 Exit codes: 0 success, 1 a task failed, 2 unknown run id, a run that succeeded or is
@@ -43,12 +44,13 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
   if (positionals.length > 1) {
     throw new UsageError(`Unexpected argument "${positionals[1]}"`, "retry");
   }
-  const store = stateStore(ctx);
-  const eventsPath = ctx.config.paths.eventsPath;
-  const plan = await planRetry(positionals[0], { store, eventsPath });
-  const pool = ctx.pool();
+  const deps = await runDeps(ctx);
+  const { backend, events, pool } = deps;
+  const plan = await planRetry(positionals[0], {
+    store: backend.state,
+    taskEvents: backend.taskEvents,
+  });
   const prepared = await prepareRun(plan.dagPath, { registry: await ctx.registry(), pool });
-  const events = ctx.events();
   await events.open();
   const cancel = new AbortController();
   const stop = onStopSignals((sig) => {
@@ -56,13 +58,7 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
     cancel.abort(`Run cancelled by ${sig}`);
   });
   try {
-    const result = await runDag(prepared, {
-      pool,
-      events,
-      store,
-      clock: ctx.clock,
-      sleep: ctx.sleep,
-    }, {
+    const result = await runDag(prepared, deps, {
       trigger: "retry",
       retryOf: plan.retryOf,
       scheduleId: plan.scheduleId,

@@ -7,7 +7,7 @@ import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
 import { progressPrinter } from "./_progress.ts";
-import { onStopSignals, stateStore } from "./_scheduling.ts";
+import { onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const RUN_HELP = `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet]
 
@@ -18,10 +18,12 @@ Options:
   --dry-run     Load, validate and plan, print the execution plan; run nothing, write nothing
   --json        Print one JSON object with the result instead of the summary
   --quiet, -q   No progress lines on stderr
+  --store URL   PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help    Show this help
 
 Exit codes: 0 success, 1 a task failed, 2 invalid input, 4 internal error.
-Environment: ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_MAX_PARALLEL.
+
+Environment: ORCH_STORE, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_MAX_PARALLEL.
 `;
 
 /**
@@ -52,7 +54,8 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     ctx.io.stdout(renderDryRun(prepared));
     return 0;
   }
-  const events = ctx.events();
+  const deps = await runDeps(ctx);
+  const events = deps.events;
   await events.open();
   const cancel = new AbortController();
   const stop = onStopSignals((sig) => {
@@ -61,8 +64,6 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   });
   let result: RunResult;
   try {
-    const store = stateStore(ctx);
-    const deps = { pool: ctx.pool(), events, store, clock: ctx.clock, sleep: ctx.sleep };
     result = await runDag(prepared, deps, {
       trigger: "manual",
       signal: AbortSignal.any([cancel.signal, ctx.logFailed]),

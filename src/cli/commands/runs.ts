@@ -1,10 +1,10 @@
-import { hostName, runsDir } from "../../run/liveness.ts";
+import { hostName } from "../../run/liveness.ts";
 import { recoverDeadRuns } from "../../run/recovery.ts";
 import { listRuns, type RunRow } from "../../run/run_list.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { parseLimit, stateStore } from "./_scheduling.ts";
+import { parseLimit } from "./_scheduling.ts";
 
 export const RUNS_HELP = `Usage: orch runs [--limit N] [--schedule ID] [--status S] [--json]
 
@@ -17,9 +17,10 @@ Options:
   --status S      Only runs with this status: success, failed, cancelled, interrupted,
                   running or queued
   --json          Print a JSON array
+  --store URL     PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help      Show this help
 
-Environment: STATE_STORE_PATH, ORCH_EVENTS_PATH.
+Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH.
 `;
 
 const STATUSES = ["success", "failed", "cancelled", "interrupted", "running", "queued"];
@@ -52,13 +53,9 @@ export async function runsCommand(ctx: AppContext, args: string[]): Promise<numb
       "runs",
     );
   }
-  const store = stateStore(ctx);
-  const recovered = await recoverDeadRuns(store, {
-    clock: ctx.clock,
-    eventsPath: ctx.config.paths.eventsPath,
-    runsDir: runsDir(store.path),
-    host: hostName(),
-  });
+  const backend = await ctx.store();
+  const store = backend.state;
+  const recovered = await recoverDeadRuns(store, { clock: ctx.clock, backend, host: hostName() });
   for (const r of recovered) ctx.io.stderr(`Recovered run ${r.runId}: ${r.reason}\n`);
   const rows = await listRuns(store, {
     limit,

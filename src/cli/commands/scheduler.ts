@@ -6,23 +6,25 @@ import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import type { JsonObject } from "../../workflows/types.ts";
-import { loadValidSchedules, onStopSignals, stateStore } from "./_scheduling.ts";
+import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
 Runs the DAGs of the schedules in DIR (*.yaml, each a list of {id, cron, dag, tenant, ...})
 when their cron matches. Each schedule-minute runs exactly once, however many schedulers
-run on this machine (decided under the state store's lock).
+run on this machine (JSONL: decided under the state file's lock) or on any host sharing
+one PostgreSQL store (--store / ORCH_STORE: a UNIQUE constraint per schedule-minute).
 
 Options:
   --dir DIR   Directory of schedule files (required)
   --once      One tick at the current minute, then wait for its runs (for the system crontab)
   --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd)
+  --store URL PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help  Show this help
 
 Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a signal),
 1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
-Environment: STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
+Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
 SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000).
 `;
 
@@ -53,14 +55,12 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     values.dir as string | undefined,
     "scheduler",
   );
-  const store = stateStore(ctx);
-  const events = ctx.events();
+  const deps = await runDeps(ctx);
+  const { backend, events, pool } = deps;
   await events.open();
   const registry = await ctx.registry();
-  const pool = ctx.pool();
   const launch: LaunchRun = async (run, signal) => {
     const prepared = await prepareRun(run.dagPath, { registry, pool });
-    const deps = { pool, events, store, clock: ctx.clock, sleep: ctx.sleep };
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -73,13 +73,13 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     return result.status;
   };
   const scheduler = new Scheduler({
-    store,
+    store: backend.state,
+    backend,
     schedules,
     clock: ctx.clock,
     sleep: ctx.sleep,
     launch,
     maxParallel: ctx.config.maxParallel,
-    eventsPath: ctx.config.paths.eventsPath,
     dagNames,
     onNotice: (line) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`),
   });

@@ -2,12 +2,12 @@ import { listRuns, type RunRow } from "../../run/run_list.ts";
 import { type ExplainRun, explainSchedule, nextFireTimes } from "../../schedule/explain.ts";
 import type { Schedule } from "../../schedule/schema.ts";
 import { localMinute } from "../../schedule/_time.ts";
-import type { ScheduleMinuteEvent, StateStore } from "../../store/mod.ts";
+import type { ScheduleMinuteEvent, StateStoreLike } from "../../store/mod.ts";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { loadValidSchedules, stateStore } from "./_scheduling.ts";
+import { loadValidSchedules } from "./_scheduling.ts";
 
 export const SCHEDULES_HELP = `Usage: orch schedules --dir DIR [--json] [--explain ID]
 
@@ -20,7 +20,9 @@ Options:
   --explain ID   Tell why schedule ID did or did not fire in the last hour
   -h, --help     Show this help
 
-Environment: STATE_STORE_PATH, WORKFLOWS_DIR.
+  --store URL    PostgreSQL store (default ORCH_STORE, else the JSONL files)
+
+Environment: ORCH_STORE, STATE_STORE_PATH, WORKFLOWS_DIR.
 `;
 
 const HOUR_MS = 3_600_000;
@@ -47,7 +49,7 @@ export async function schedulesCommand(ctx: AppContext, args: string[]): Promise
     throw new UsageError(`Unexpected argument "${positionals[0]}"`, "schedules");
   }
   const { schedules } = await loadValidSchedules(ctx, values.dir as string, "schedules");
-  const store = stateStore(ctx);
+  const store = (await ctx.store()).state;
   const now = ctx.clock.now();
   const explainId = values.explain as string | undefined;
   if (explainId !== undefined) {
@@ -103,7 +105,7 @@ export async function schedulesCommand(ctx: AppContext, args: string[]): Promise
   return 0;
 }
 
-async function explain(store: StateStore, schedule: Schedule, now: Date): Promise<string[]> {
+async function explain(store: StateStoreLike, schedule: Schedule, now: Date): Promise<string[]> {
   const start = now.getTime() - HOUR_MS - 60_000;
   const decided: ScheduleMinuteEvent[] = [];
   const finished = new Map<string, ExplainRun>();

@@ -113,3 +113,16 @@ export function describeCause(cause: unknown): string {
   }
   return String(cause);
 }
+
+/** The store's schema is missing, behind or ahead of this orch. */
+export class StoreSchemaError extends OrchestratorError {
+  /**
+   * @param message What is wrong.
+   * @param hint What to do.
+   * @param cause The underlying error.
+   */
+  constructor(message: string, hint: string, cause?: unknown) {
+    super(message, { code: "store_schema", exitCode: 2, hint, cause });
+    this.name = "StoreSchemaError";
+  }
+}

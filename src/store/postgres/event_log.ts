@@ -1,6 +1,6 @@
 import { LogWriteError } from "../event_log.ts";
 import type { Sql } from "./connect.ts";
-import type { EventLogLike } from "./interface.ts";
+import type { EventLogLike } from "../store.ts";
 
 /** Rows per INSERT; a larger batch is split (each statement still takes four parameters). */
 const MAX_ROWS = 5000;
@@ -23,14 +23,20 @@ export class PostgresEventLog implements EventLogLike {
   #pending: object[] = [];
   #flushing: Promise<void> | null = null;
   #error: LogWriteError | null = null;
+  #onError?: (err: LogWriteError) => void;
 
   /**
    * @param sql A client on a migrated schema.
-   * @param options `path`: how to name the log in errors (default `postgres:events`).
+   * @param options `path`: how to name the log in errors (default `postgres:events`);
+   *   `onError`: called once, when the first insert fails (as `EventLog`'s).
    */
-  constructor(sql: Sql, options: { path?: string } = {}) {
+  constructor(
+    sql: Sql,
+    options: { path?: string; onError?: (err: LogWriteError) => void } = {},
+  ) {
     this.#sql = sql;
     this.path = options.path ?? "postgres:events";
+    this.#onError = options.onError;
   }
 
   /**
@@ -84,6 +90,7 @@ export class PostgresEventLog implements EventLogLike {
     } catch (err) {
       this.#error = new LogWriteError(this.path, err);
       this.#pending = [];
+      this.#onError?.(this.#error);
     } finally {
       this.#flushing = null;
     }

@@ -1,7 +1,8 @@
 /**
- * The PostgreSQL store backend (phase 1: not yet wired into the executor and the
- * scheduler): store config parsing, connections, versioned migrations, the state store
- * and the event log with the JSONL contract, and leader election with fencing.
+ * The PostgreSQL store backend: store config parsing, connections, versioned migrations,
+ * the state store and the event log with the JSONL contract, run liveness by heartbeat,
+ * the task-event reader, `PostgresStore` (all of it as one `Store`) and leader election
+ * with fencing.
  * @module
  */
 export {
@@ -25,9 +26,10 @@ export {
   MigrationError,
   ScheduleMinuteConflictError,
   StoreConfigError,
+  StoreSchemaError,
   StoreUnavailableError,
 } from "./errors.ts";
-export type { EventLogLike, StateStoreLike } from "./interface.ts";
+export type { EventLogLike, StateStoreLike } from "../store.ts";
 export { type Migration, MIGRATIONS } from "./migrations.ts";
 export {
   type AppliedMigration,
@@ -38,5 +40,13 @@ export {
 } from "./migrate.ts";
 export { PostgresStateStore, type PostgresStateStoreOptions } from "./state_store.ts";
 export { PostgresEventLog } from "./event_log.ts";
+export { PostgresTaskEvents } from "./task_events.ts";
+export {
+  DEAD_AFTER_MS,
+  HEARTBEAT_MS,
+  PostgresRunLiveness,
+  type PostgresRunLivenessOptions,
+} from "./liveness.ts";
+export { openPostgresStore, type OpenPostgresStoreOptions, PostgresStore } from "./store.ts";
 export { LeaderElection, type LeaderElectionOptions } from "./leader.ts";
 export { checkEpoch, type Fence } from "./_fence.ts";

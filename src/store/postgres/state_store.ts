@@ -4,9 +4,10 @@ import { STATE_SCHEMA_VERSION, type StateEventBase, type StoredEvent } from "../
 import type { Stamped, StateTransaction } from "../state_store.ts";
 import { lockName, type Sql, type TransactionSql } from "./connect.ts";
 import { ScheduleMinuteConflictError } from "./errors.ts";
-import type { StateStoreLike } from "./interface.ts";
+import type { StateStoreLike } from "../store.ts";
 import { checkEpoch, type Fence } from "./_fence.ts";
 import { insertStateEvents, minuteRows, upsertWatermarks } from "./_state_rows.ts";
+import { mirrorRuns } from "./_run_rows.ts";
 
 /** Options of {@link PostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -180,6 +181,7 @@ export class PostgresStateStore implements StateStoreLike {
         );
       }
     }
+    await mirrorRuns(sql, stamped);
     if (marks) await upsertWatermarks(sql, marks);
   }
 
