@@ -12,7 +12,7 @@ import {
 } from "../run/mod.ts";
 import type { RunStatus } from "../store/events.ts";
 import type { NewEvent, RunFinishedEvent, StateStoreLike } from "../store/mod.ts";
-import { ScheduleMinuteConflictError } from "../store/postgres/errors.ts";
+import { FencedError, ScheduleMinuteConflictError } from "../store/postgres/errors.ts";
 import type { Schedule } from "./schema.ts";
 import { type LaunchRun, type QueuedOutcome, type QueuedRun, RunQueue } from "./run_queue.ts";
 import {
@@ -53,6 +53,13 @@ export interface SchedulerDeps {
   onNotice?: (line: string) => void;
   /** How often a tick that enqueues nothing still looks for dead runs (default 60 s). */
   recoverEveryMs?: number;
+  /**
+   * Leadership (PostgreSQL `--serve`): ticks run only while `isLeader()`, through
+   * `tickStore` (a store fenced by the leader's epoch, so a stale leader's tick is
+   * refused with `FencedError` and rolls back whole). Runs already started go on with
+   * `store` after leadership is lost.
+   */
+  leadership?: { isLeader(): boolean; tickStore: StateStoreLike };
 }
 
 /** What one tick decided. */
@@ -116,10 +123,13 @@ export class Scheduler {
    */
   async tick(now: Date = this.#d.clock.now()): Promise<TickReport> {
     const d = this.#d;
+    if (d.leadership && !d.leadership.isLeader()) {
+      return { enqueued: [], skipped: [], recovered: [] };
+    }
     const taken: RunLock[] = [];
     let report: TickReport;
     try {
-      report = await d.store.transaction(async (tx) => {
+      report = await (d.leadership?.tickStore ?? d.store).transaction(async (tx) => {
         const recorded = await tx.scheduleMinutes(tickWindowStart(d.schedules, now));
         const input = {
           schedules: d.schedules,
@@ -155,6 +165,11 @@ export class Scheduler {
       });
     } catch (err) {
       for (const lock of taken) lock.release();
+      if (err instanceof FencedError) {
+        // Leadership moved on while this process still believed it led: nothing written.
+        this.#notice(`tick refused: ${err.message}`);
+        return { enqueued: [], skipped: [], recovered: [] };
+      }
       if (!(err instanceof ScheduleMinuteConflictError)) throw err;
       // Another scheduler (PostgreSQL, not serialised) recorded one of these minutes first:
       // the whole tick rolled back, so nothing of it runs here; the next tick re-plans.

@@ -157,3 +157,22 @@ export async function* stdoutLines(child: Deno.ChildProcess): AsyncGenerator<str
   }
   if (buf) yield buf;
 }
+
+/**
+ * Collects a child's stderr as it comes (stdout is discarded).
+ * @param child The child, with stdout and stderr piped.
+ * @returns The text so far, and a promise of the end of the stream.
+ */
+export function collectStderr(child: Deno.ChildProcess): { text(): string; done: Promise<void> } {
+  let text = "";
+  const dec = new TextDecoder();
+  const done = child.stderr.pipeTo(
+    new WritableStream({
+      write(chunk) {
+        text += dec.decode(chunk, { stream: true });
+      },
+    }),
+  ).catch(() => {});
+  child.stdout.cancel().catch(() => {});
+  return { text: () => text, done };
+}

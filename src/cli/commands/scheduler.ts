@@ -6,6 +6,9 @@ import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import type { JsonObject } from "../../workflows/types.ts";
+import type { Store } from "../../store/store.ts";
+import type { PostgresStore } from "../../store/postgres/store.ts";
+import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
@@ -14,6 +17,8 @@ Runs the DAGs of the schedules in DIR (*.yaml, each a list of {id, cron, dag, te
 when their cron matches. Each schedule-minute runs exactly once, however many schedulers
 run on this machine (JSONL: decided under the state file's lock) or on any host sharing
 one PostgreSQL store (--store / ORCH_STORE: a UNIQUE constraint per schedule-minute).
+With a PostgreSQL store, --serve processes elect one leader and only the leader ticks
+(its writes fenced by its epoch); the others take over when it goes.
 
 Options:
   --dir DIR   Directory of schedule files (required)
@@ -72,6 +77,8 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     });
     return result.status;
   };
+  const notice = (line: string) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`);
+  const election = values.serve ? await electLeader(backend, notice) : null;
   const scheduler = new Scheduler({
     store: backend.state,
     backend,
@@ -81,12 +88,20 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     launch,
     maxParallel: ctx.config.maxParallel,
     dagNames,
-    onNotice: (line) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`),
+    onNotice: notice,
+    leadership: election
+      ? {
+        isLeader: () => election.isLeader(),
+        tickStore: (backend as PostgresStore).fenced(election),
+      }
+      : undefined,
   });
   const stop = new AbortController();
   const removeSignals = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: stopping the scheduler\n`);
     stop.abort(`Scheduler stopped by ${sig}`);
+    // Hand leadership over at once; runs in progress get the grace period.
+    election?.stop();
   });
   const graceMs = ctx.config.shutdownGraceMs;
   try {
@@ -101,7 +116,32 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
   } finally {
     removeSignals();
+    await election?.stop();
   }
   const bad = scheduler.outcomes.filter((o) => o.status !== "success");
   return bad.length > 0 ? 1 : 0;
+}
+
+/**
+ * `--serve` on PostgreSQL: campaigns for the scheduler leadership in the background.
+ * @param backend The store.
+ * @param notice Receives leadership changes.
+ * @returns The election, or null on JSONL (one machine: every `--serve` ticks under
+ *   the state file's lock).
+ */
+async function electLeader(
+  backend: Store,
+  notice: (line: string) => void,
+): Promise<LeaderElection | null> {
+  if (backend.kind !== "postgres") return null;
+  const { LeaderElection } = await import("../../store/postgres/leader.ts");
+  const election = new LeaderElection((backend as PostgresStore).config, {
+    applicationName: "orch scheduler leader",
+    onAcquired: (epoch) => notice(`leader: this scheduler leads (epoch ${epoch}) and ticks`),
+    onLost: (reason) =>
+      notice(`leader: leadership lost (${reason}); ticking stops, runs in progress finish`),
+  });
+  notice("leader: campaigning; this scheduler ticks only while it leads");
+  election.start();
+  return election;
 }

@@ -7,6 +7,7 @@ import { PostgresRunLiveness, type PostgresRunLivenessOptions } from "./liveness
 import { migrate, migrationStatus } from "./migrate.ts";
 import { PostgresStateStore, type PostgresStateStoreOptions } from "./state_store.ts";
 import { PostgresTaskEvents } from "./task_events.ts";
+import type { Fence } from "./_fence.ts";
 
 /** Options of {@link openPostgresStore}. */
 export interface OpenPostgresStoreOptions {
@@ -39,6 +40,9 @@ export class PostgresStore implements Store {
   readonly sql: Sql;
   /** The client of the event log, task reads and heartbeats. */
   readonly aux: Sql;
+  /** The connection settings (a leader election opens its own session with them). */
+  readonly config: PostgresStoreConfig;
+  #clock: PostgresStateStoreOptions["clock"];
 
   /**
    * @param config The store config.
@@ -55,6 +59,8 @@ export class PostgresStore implements Store {
     this.description = `${config.redacted} (schema ${config.schema})`;
     this.sql = sql;
     this.aux = aux;
+    this.config = config;
+    this.#clock = options.clock;
     this.state = new PostgresStateStore(sql, { schema: config.schema, clock: options.clock });
     this.taskEvents = new PostgresTaskEvents(aux);
     this.liveness = new PostgresRunLiveness(aux, options.liveness);
@@ -66,6 +72,20 @@ export class PostgresStore implements Store {
    */
   openEventLog(options: { onError?: (err: Error) => void } = {}): EventLogLike {
     return new PostgresEventLog(this.aux, { onError: options.onError });
+  }
+
+  /**
+   * The state store again, with every write checked against a leader epoch.
+   * @param fence The leadership (e.g. a `LeaderElection`).
+   * @returns A state store on the same client whose writes throw `FencedError` once
+   *   `fence` is stale.
+   */
+  fenced(fence: Fence): PostgresStateStore {
+    return new PostgresStateStore(this.sql, {
+      schema: this.config.schema,
+      clock: this.#clock,
+      fence,
+    });
   }
 
   /** Stops heartbeats and ends both clients. */
