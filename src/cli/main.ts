@@ -55,6 +55,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./commands/db.ts").then((m) => m.dbCommand),
     summary: "Migrate the PostgreSQL store or show its schema version",
   },
+  worker: {
+    load: () => import("./commands/worker.ts").then((m) => m.workerCommand),
+    summary: "Run tasks of distributed runs from the PostgreSQL store (experimental)",
+  },
 };
 
 /**
@@ -68,7 +72,7 @@ export function registerCommand(name: string, run: Command, summary: string): vo
 }
 
 /** Commands that use the store and so accept the global `--store URL`. */
-const STORE_COMMANDS = new Set(["run", "retry", "runs", "scheduler", "schedules", "db"]);
+const STORE_COMMANDS = new Set(["run", "retry", "runs", "scheduler", "schedules", "db", "worker"]);
 
 /**
  * Takes `--store URL` / `--store=URL` out of a store command's arguments (anywhere before

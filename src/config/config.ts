@@ -27,6 +27,12 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** The store backend (`ORCH_STORE`): jsonl (absent, empty) or a PostgreSQL URL. */
   readonly store: StoreConfig;
+  /**
+   * Where `orch run` executes tasks (`ORCH_EXECUTION`): `local` (default, this process's
+   * pool) or `distributed` (experimental: `task_queue`, run by `orch worker`s; needs a
+   * PostgreSQL store).
+   */
+  readonly execution: "local" | "distributed";
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -83,7 +89,18 @@ export function loadConfig(
     sandbox: sandboxSetting(env.ORCH_SANDBOX),
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
+    execution: executionSetting(env.ORCH_EXECUTION),
   });
+}
+
+function executionSetting(raw: string | undefined): "local" | "distributed" {
+  const v = raw?.trim().toLowerCase();
+  if (!v || v === "local") return "local";
+  if (v === "distributed") return "distributed";
+  throw new ConfigError(
+    "ORCH_EXECUTION",
+    `Cannot read ORCH_EXECUTION="${raw}": expected local or distributed`,
+  );
 }
 
 function sandboxSetting(raw: string | undefined): boolean {

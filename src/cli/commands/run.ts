@@ -8,6 +8,10 @@ import { UsageError } from "../errors.ts";
 import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
 import { progressPrinter } from "./_progress.ts";
 import { onStopSignals, runDeps } from "./_scheduling.ts";
+import type { TaskPool } from "../../pool/task_pool.ts";
+import type { Store } from "../../store/store.ts";
+import type { PostgresStore } from "../../store/postgres/store.ts";
+import type { QueuePool } from "../../store/postgres/task_queue.ts";
 
 export const RUN_HELP = `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet]
 
@@ -18,12 +22,14 @@ Options:
   --dry-run     Load, validate and plan, print the execution plan; run nothing, write nothing
   --json        Print one JSON object with the result instead of the summary
   --quiet, -q   No progress lines on stderr
+  --distributed Experimental, PostgreSQL store only: queue the tasks in task_queue for
+                'orch worker' processes (on any host) and wait (same as ORCH_EXECUTION=distributed)
   --store URL   PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help    Show this help
 
 Exit codes: 0 success, 1 a task failed, 2 invalid input, 4 internal error.
 
-Environment: ORCH_STORE, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_MAX_PARALLEL.
+Environment: ORCH_STORE, ORCH_EXECUTION, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_MAX_PARALLEL.
 `;
 
 /**
@@ -38,6 +44,7 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     "dry-run": { type: "boolean" },
     json: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
+    distributed: { type: "boolean" },
   });
   if (values.help) {
     ctx.io.stdout(RUN_HELP);
@@ -54,7 +61,16 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     ctx.io.stdout(renderDryRun(prepared));
     return 0;
   }
+  const distributed = values.distributed || ctx.config.execution === "distributed";
+  if (distributed && ctx.storeConfig.kind !== "postgres") {
+    throw new UsageError(
+      "Distributed execution needs a PostgreSQL store: set ORCH_STORE or --store",
+      "run",
+    );
+  }
   const deps = await runDeps(ctx);
+  const queue = distributed ? await queuePool(deps.backend, ctx.pool()) : null;
+  if (queue) deps.pool = queue;
   const events = deps.events;
   await events.open();
   const cancel = new AbortController();
@@ -71,6 +87,7 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     });
   } finally {
     stop();
+    await queue?.close();
   }
   await events.flush(); // a failed write ends here as LogWriteError (exit 4), not as a summary
   if (values.json) ctx.io.stdout(JSON.stringify(runResultJson(result)) + "\n");
@@ -80,4 +97,17 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   }
   if (result.status === "success") return 0;
   return result.status === "cancelled" ? 130 : 1;
+}
+
+/**
+ * The pool of a distributed run: attempts go to `task_queue` for `orch worker`s.
+ * @param backend The (PostgreSQL) store.
+ * @param local The local pool, used to validate workflows only.
+ * @returns The listening queue pool; `close()` it after the run.
+ */
+async function queuePool(backend: Store, local: TaskPool): Promise<QueuePool> {
+  const { QueuePool } = await import("../../store/postgres/task_queue.ts");
+  const pool = new QueuePool((backend as PostgresStore).aux, { local });
+  await pool.open();
+  return pool;
 }
