@@ -4,37 +4,11 @@
  * Screenshots land in tests/artifacts/ (git-ignored).
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { CHROMIUM, HAS_CHROMIUM, nodeStatuses, shot } from "../helpers/browser.ts";
 import { serveDashboard } from "../../src/dashboard/mod.ts";
 import { etlEvent, fixtureDir, RUN } from "./_helpers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = new URL("../artifacts/", import.meta.url);
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function shot(page: Page, name: string) {
-  await Deno.mkdir(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
-}
-
-async function nodeStatuses(page: Page): Promise<Record<string, string>> {
-  return await page.$$eval(
-    "svg.graph g.node",
-    (els) =>
-      Object.fromEntries(
-        els.map((e) => [e.getAttribute("data-task-id"), e.getAttribute("data-status")]),
-      ),
-  );
-}
-
-const HAS_CHROMIUM = hasChromium();
 const TITLE = "Dashboard in chromium: runs list, run graph, live updates, escaping";
 
 Deno.test({

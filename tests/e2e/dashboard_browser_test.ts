@@ -4,36 +4,13 @@
  * Ignored when /usr/bin/chromium is missing; .ci/run installs it.
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import { chromium } from "playwright-core";
 import { DASHBOARD_JSONL, jsonlOnly } from "../helpers/backend.ts";
 import { orch, sandbox } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
+import { CHROMIUM, HAS_CHROMIUM, nodeStatuses as statuses, shot } from "../helpers/browser.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = new URL("../artifacts/", import.meta.url);
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-
-async function shot(page: Page, name: string) {
-  await Deno.mkdir(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
-}
-
-function statuses(page: Page): Promise<Record<string, string>> {
-  return page.$$eval("svg.graph g.node", (els) =>
-    Object.fromEntries(
-      els.map((e) => [e.getAttribute("data-task-id"), e.getAttribute("data-status")]),
-    ));
-}
-
-/** Starts `orch dashboard --port 0` and returns its URL from the first stderr line. */
 
 Deno.test({
   name: "orch dashboard shows real engine runs in chromium: graph, statuses, live, escaping" +
