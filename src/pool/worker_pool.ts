@@ -9,8 +9,12 @@ import { cancelled, OkOutcome } from "./_outcomes.ts";
 
 export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
 
-/** Jobs a worker may hold at once when all of them are known to be fast. */
-const MAX_PIPELINE = 64;
+/** Jobs a worker may hold at once when all of them are known to be fast... */
+const MIN_PIPELINE = 64;
+/** ...or more, up to this many, while their expected time stays under PIPELINE_MS. */
+const MAX_PIPELINE = 1024;
+/** Expected work (ms) that may queue behind a worker beyond MIN_PIPELINE jobs. */
+const PIPELINE_MS = 32;
 /** Inspection answers kept for reuse. */
 const MAX_INSPECTED = 1000;
 /** A workflow whose recent attempts average below this many ms counts as fast. */
@@ -72,8 +76,9 @@ export interface WorkerPoolOptions {
  *
  * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
- * pipelined, up to 64 per worker in one message, which amortises the cross-thread cost
- * without letting a slow job hold others back.
+ * pipelined, up to 64 per worker (more for faster ones: as many as make about 32 ms, at
+ * most 1024), sent as one JSON text per worker and dispatch, which amortises the
+ * cross-thread cost without letting a slow job hold others back.
  *
  * Sandboxes: a job runs in a worker whose Deno permissions are its workflow's profile
  * (`source.sandbox`). Workers are shared by jobs of the same profile; when a job needs a
@@ -317,8 +322,19 @@ export class WorkerPool implements TaskPool {
     return ms !== undefined && ms < FAST_MS;
   }
 
+  /**
+   * How many jobs of a fast workflow a worker may hold: 64, or as many as make about
+   * 32 ms of its average time, up to 1024. Fewer, larger messages mean fewer thread
+   * wake-ups; the bound keeps what waits behind one worker short.
+   */
+  #pipelineDepth(key: string): number {
+    const ms = this.#speed.get(key)!;
+    return Math.max(MIN_PIPELINE, Math.min(MAX_PIPELINE, Math.floor(PIPELINE_MS / ms)));
+  }
+
   #pick(p: Pending): Slot | undefined {
     const fast = this.#isFast(p.key);
+    const depth = fast ? this.#pipelineDepth(p.key) : 1;
     const spec = this.#specFor(p);
     const profile = specKey(spec);
     let best: Slot | undefined;
@@ -334,7 +350,7 @@ export class WorkerPool implements TaskPool {
         if (n === 0 && !idleOther) idleOther = s;
         continue;
       }
-      const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
+      const ok = n === 0 || (fast && s.slow === 0 && n < depth);
       if (ok && (!best || n < best.inflight.size)) best = s;
     }
     // An idle worker of this kind first; then a new worker, while the pool has room.
