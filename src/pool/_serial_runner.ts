@@ -6,7 +6,9 @@ import { mergePayload } from "../run/payload.ts";
 import type { LoadedWorkflow, WorkflowLoader } from "./_workflow_loader.ts";
 import { explainDenial } from "../workflows/permissions.ts";
 import { redact, resolveSecrets } from "../workflows/secrets.ts";
-import type { FromWorker, JobRequest, JobResult, ToWorker } from "./protocol.ts";
+import type { PlainError } from "../lib/errors.ts";
+import type { WorkflowSource } from "../workflows/registry.ts";
+import type { FromWorker, JobRequest, ToWorker, WireJob } from "./protocol.ts";
 
 /** Most log lines (ctx.log and captured console output) kept per attempt. */
 const MAX_LOG_LINES = 1000;
@@ -43,7 +45,10 @@ export class SerialJobRunner {
   #inSync = false;
   #started: { id: number; at: number }[] = [];
   #logs: { id: number; at: number; message: string }[] = [];
-  #results: JobResult[] = [];
+  /** id, startedAt, endedAt, output length or `-1 - error index`, per ended attempt. */
+  #ended: number[] = [];
+  #outputs = "";
+  #errors: PlainError[] = [];
   readonly #controllers = new Map<number, AbortController>();
   /** Secret values substituted into a job's params, hidden from everything it reports. */
   readonly #secrets = new Map<number, string[]>();
@@ -62,7 +67,11 @@ export class SerialJobRunner {
   /** @param msg A message from the main thread. */
   handle(msg: ToWorker): void {
     if (msg.type === "jobs") {
-      for (const j of msg.jobs) this.#queue.push(j);
+      const sources = JSON.parse(msg.sources) as WorkflowSource[];
+      for (const j of parseJobs(msg.jobs, msg.lengths, (id, err) => this.#invalid(id, err))) {
+        j.source = sources[j.s];
+        this.#queue.push(j as JobRequest);
+      }
       if (!this.#running) this.#pump();
     } else if (msg.type === "abort") {
       this.#controllers.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
@@ -92,13 +101,7 @@ export class SerialJobRunner {
             wf = await this.#loader.load(job.source);
           } catch (err) {
             const at = now();
-            this.#finish({
-              id: job.id,
-              ok: false,
-              error: toPlainError(err),
-              startedAt: at,
-              endedAt: at,
-            });
+            this.#finishFailed(job.id, toPlainError(err), at, at);
             continue;
           }
         }
@@ -117,6 +120,12 @@ export class SerialJobRunner {
       this.#running = false;
       this.#flush();
     }
+  }
+
+  /** Fails a job whose text did not parse (it embeds an upstream output that is not JSON). */
+  #invalid(id: number, err: unknown): void {
+    const at = now();
+    this.#finishFailed(id, toPlainError(err), at, at);
   }
 
   /** Runs one job; returns a promise only when the workflow is asynchronous. */
@@ -155,7 +164,8 @@ export class SerialJobRunner {
 
   /** Own params with `${env:NAME}` resolved (env access as declared), merged with upstream. */
   #params(job: JobRequest): JsonObject {
-    if (!hasRef(job.params) && !hasRef(job.runParams)) return jobParams(job);
+    // The main thread flags jobs whose params' JSON text mentions `${env:`.
+    if (!job.refs) return jobParams(job);
     const own = resolveSecrets(job.params, (k) => Deno.env.get(k));
     const run = job.runParams ? resolveSecrets(job.runParams, (k) => Deno.env.get(k)) : undefined;
     const secrets = [...own.secrets, ...(run?.secrets ?? [])];
@@ -238,11 +248,14 @@ export class SerialJobRunner {
     }
     if (problem) {
       const error = { name: "OutputError", message: `Workflow "${name}" ${problem}` };
-      this.#finish({ id: job.id, ok: false, error, startedAt, endedAt });
+      this.#finishFailed(job.id, error, startedAt, endedAt);
     } else {
       const secrets = this.#secrets.get(job.id);
-      if (secrets) outputJson = redact(outputJson!, secrets);
-      this.#finish({ id: job.id, ok: true, outputJson, startedAt, endedAt });
+      if (secrets) outputJson = redactJson(outputJson!, secrets);
+      this.#forget(job.id);
+      this.#ended.push(job.id, startedAt, endedAt, outputJson!.length);
+      this.#outputs += outputJson!;
+      this.#afterFinish();
     }
   }
 
@@ -251,15 +264,23 @@ export class SerialJobRunner {
     let message = name ? explainDenial(name, e.message) : e.message;
     const secrets = this.#secrets.get(job.id);
     if (secrets) message = redact(message, secrets);
-    const error = { name: e.name, message };
-    this.#finish({ id: job.id, ok: false, error, startedAt, endedAt: now() });
+    this.#finishFailed(job.id, { name: e.name, message }, startedAt, now());
   }
 
-  #finish(result: JobResult): void {
-    this.#controllers.delete(result.id);
-    this.#secrets.delete(result.id);
-    this.#logCount.delete(result.id);
-    this.#results.push(result);
+  #finishFailed(id: number, error: PlainError, startedAt: number, endedAt: number): void {
+    this.#forget(id);
+    this.#ended.push(id, startedAt, endedAt, -1 - this.#errors.length);
+    this.#errors.push(error);
+    this.#afterFinish();
+  }
+
+  #forget(id: number): void {
+    this.#controllers.delete(id);
+    this.#secrets.delete(id);
+    this.#logCount.delete(id);
+  }
+
+  #afterFinish(): void {
     // While the pump runs synchronous jobs it flushes before it waits or stops; a
     // timer here would only wake the worker for nothing.
     if (!this.#inSync) this.#scheduleFlush();
@@ -273,17 +294,50 @@ export class SerialJobRunner {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (!this.#started.length && !this.#logs.length && !this.#results.length) return;
+    if (!this.#started.length && !this.#logs.length && !this.#ended.length) return;
     const msg: FromWorker = {
       type: "report",
       started: this.#started,
       logs: this.#logs,
-      results: this.#results,
+      ended: this.#ended,
+      outputs: this.#outputs,
+      errors: this.#errors,
     };
     this.#started = [];
     this.#logs = [];
-    this.#results = [];
+    this.#ended = [];
+    this.#outputs = "";
+    this.#errors = [];
     this.#post(msg);
+  }
+}
+
+/**
+ * The jobs of a batch: the whole text parsed at once, or, when that fails, job by job,
+ * reporting each job that does not parse.
+ */
+function parseJobs(
+  text: string,
+  lengths: readonly number[],
+  invalid: (id: number, err: unknown) => void,
+): WireJob[] {
+  try {
+    return JSON.parse(text) as WireJob[];
+  } catch {
+    const jobs: WireJob[] = [];
+    let off = 1;
+    for (const len of lengths) {
+      const one = text.slice(off, off + len);
+      off += len + 1;
+      try {
+        jobs.push(JSON.parse(one) as WireJob);
+      } catch (err) {
+        // Each job's text starts with `{"id":<id>,`.
+        const id = Number(/^\{"id":(\d+),/.exec(one)?.[1]);
+        if (id) invalid(id, err);
+      }
+    }
+    return jobs;
   }
 }
 
@@ -291,19 +345,35 @@ export class SerialJobRunner {
 function jobParams(job: JobRequest): JsonObject {
   const { upstream, runParams } = job;
   if (!upstream?.length && !runParams) return job.params;
-  const outputs = new Array<readonly [string, JsonObject]>(upstream?.length ?? 0);
-  for (let k = 0; k < outputs.length; k++) {
-    const [id, json] = upstream![k];
-    outputs[k] = [id, JSON.parse(json)];
-  }
-  return mergePayload(job.params, outputs, runParams);
+  return mergePayload(job.params, upstream ?? [], runParams);
 }
 
-function hasRef(v: unknown): boolean {
-  if (typeof v === "string") return v.includes("${env:");
-  if (!v || typeof v !== "object") return false;
-  for (const x of Object.values(v)) if (hasRef(x)) return true;
-  return false;
+/**
+ * Hides secret values in an output's JSON text. Outputs are embedded as JSON in the
+ * batches sent to dependants' workers and in event lines, so the result must stay valid
+ * JSON: when replacing in the text breaks it (a secret that is also part of a number,
+ * a keyword or the JSON syntax), the values and keys of the object are redacted instead.
+ */
+function redactJson(json: string, secrets: readonly string[]): string {
+  const text = redact(json, secrets);
+  if (text === json) return text;
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(redactValue(JSON.parse(json), secrets));
+  }
+}
+
+function redactValue(v: unknown, secrets: readonly string[]): unknown {
+  if (typeof v === "string") return redact(v, secrets);
+  if (Array.isArray(v)) return v.map((x) => redactValue(x, secrets));
+  if (v && typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[redact(k, secrets)] = redactValue(x, secrets);
+    return o;
+  }
+  return v;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

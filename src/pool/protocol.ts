@@ -8,22 +8,39 @@ import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { WorkflowPermissions } from "../workflows/permissions.ts";
 
-/** One attempt of one task, as sent to a worker. */
+/**
+ * One attempt of one task, as the worker runs it: a {@link WireJob} of a `jobs`
+ * with `source` filled in from the batch's `sources`.
+ */
 export interface JobRequest {
   /** Pool-wide job id. */
   id: number;
   source: WorkflowSource;
   /** The task's own params; the worker merges `upstream` and `runParams` into them. */
   params: JsonObject;
-  /** `[upstreamTaskId, outputJson]` of each direct dependency. */
-  upstream?: readonly (readonly [string, string])[];
+  /**
+   * `[upstreamTaskId, output]` of each direct dependency. The main thread embeds each
+   * output as the JSON text the upstream's worker produced, so it is parsed once, here.
+   */
+  upstream?: readonly (readonly [string, JsonObject])[];
   runParams?: JsonObject;
   runId: string;
   taskId: string;
   attempt: number;
   /** When set, the worker reports the start at once so the main thread can time it. */
   timeoutMs?: number;
+  /**
+   * Set when the own or run params may hold `${env:NAME}` references (their JSON text
+   * contains one); the worker resolves secrets only then.
+   */
+  refs?: true;
 }
+
+/**
+ * An element of a `jobs` message's `jobs` text: a {@link JobRequest} naming its source by
+ * index (`s`) into the message's `sources` instead of carrying it.
+ */
+export type WireJob = Omit<JobRequest, "source"> & { s: number; source?: WorkflowSource };
 
 /** The end of one attempt. Times are epoch milliseconds (fractional). */
 export interface JobResult {
@@ -54,7 +71,14 @@ export interface WorkflowInfo {
 
 /** Main thread to worker. */
 export type ToWorker =
-  | { type: "jobs"; jobs: JobRequest[] }
+  /**
+   * A batch of jobs as JSON text: a string crosses instead of a graph of objects, and
+   * upstream outputs are embedded as the JSON they already are. `sources`: JSON array of
+   * the batch's distinct sources; `jobs`: JSON array of {@link WireJob}; `lengths`: the
+   * length of each job's text in `jobs`, so that a job whose text does not parse (broken
+   * upstream JSON) fails alone.
+   */
+  | { type: "jobs"; sources: string; jobs: string; lengths: number[] }
   | { type: "abort"; id: number; reason: string }
   /** Import a workflow now, so the first job does not wait for it. Errors are ignored here. */
   | { type: "preload"; source: WorkflowSource }
@@ -66,6 +90,14 @@ export type FromWorker =
     type: "report";
     started: { id: number; at: number }[];
     logs: { id: number; at: number; message: string }[];
-    results: JobResult[];
+    /**
+     * The attempts that ended, in order, four numbers each: id, startedAt, endedAt, and
+     * either the length of its output JSON in `outputs` (ok, >= 0) or `-1 - i` for a
+     * failure described by `errors[i]`.
+     */
+    ended: number[];
+    /** The output JSON texts of the successful attempts in `ended`, concatenated. */
+    outputs: string;
+    errors: PlainError[];
   }
   | { type: "inspected"; id: number; info: WorkflowInfo };

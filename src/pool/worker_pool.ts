@@ -2,15 +2,19 @@ import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { SandboxProfile } from "../workflows/permissions.ts";
 import type { JsonObject } from "../workflows/types.ts";
-import type { FromWorker, JobRequest, JobResult, WorkflowInfo } from "./protocol.ts";
+import type { FromWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
 import { cancelled, OkOutcome } from "./_outcomes.ts";
 
 export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
 
-/** Jobs a worker may hold at once when all of them are known to be fast. */
-const MAX_PIPELINE = 64;
+/** Jobs a worker may hold at once when all of them are known to be fast... */
+const MIN_PIPELINE = 64;
+/** ...or more, up to this many, while their expected time stays under PIPELINE_MS. */
+const MAX_PIPELINE = 1024;
+/** Expected work (ms) that may queue behind a worker beyond MIN_PIPELINE jobs. */
+const PIPELINE_MS = 32;
 /** Inspection answers kept for reuse. */
 const MAX_INSPECTED = 1000;
 /** A workflow whose recent attempts average below this many ms counts as fast. */
@@ -26,6 +30,15 @@ interface Pending {
   /** Counted in its slot's `slow` when dispatched. */
   slow: boolean;
   timer?: ReturnType<typeof setTimeout>;
+}
+
+/** The `jobs` message being built for one worker in one dispatch. */
+interface Batch {
+  /** Index of each source in `sources`. */
+  index: Map<WorkflowSource, number>;
+  /** JSON text of each source. */
+  sources: string[];
+  jobs: string[];
 }
 
 interface Slot {
@@ -63,8 +76,9 @@ export interface WorkerPoolOptions {
  *
  * Dispatch is FIFO to the least-loaded worker. A worker gets one job at a time until a
  * workflow has shown itself fast (under 1 ms on average); jobs of fast workflows are then
- * pipelined, up to 64 per worker in one message, which amortises the cross-thread cost
- * without letting a slow job hold others back.
+ * pipelined, up to 64 per worker (more for faster ones: as many as make about 32 ms, at
+ * most 1024), sent as one JSON text per worker and dispatch, which amortises the
+ * cross-thread cost without letting a slow job hold others back.
  *
  * Sandboxes: a job runs in a worker whose Deno permissions are its workflow's profile
  * (`source.sandbox`). Workers are shared by jobs of the same profile; when a job needs a
@@ -96,6 +110,12 @@ export class WorkerPool implements TaskPool {
   #defaultSandbox?: SandboxProfile;
   #inspector?: WorkerLike;
   #wire = new WeakMap<WorkflowSource, WorkflowSource>();
+  /** JSON text of the wire form of each source. */
+  #sourceJson = new WeakMap<WorkflowSource, string>();
+  /** JSON text of params objects (a task's params are the same object in every attempt). */
+  #paramsJson = new WeakMap<object, string>();
+  #lastRunId = "";
+  #lastRunIdJson = '""';
   #keys = new WeakMap<WorkflowSource, string>();
   #inspected = new Map<string, Promise<WorkflowInfo>>();
   #closed = false;
@@ -302,8 +322,19 @@ export class WorkerPool implements TaskPool {
     return ms !== undefined && ms < FAST_MS;
   }
 
+  /**
+   * How many jobs of a fast workflow a worker may hold: 64, or as many as make about
+   * 32 ms of its average time, up to 1024. Fewer, larger messages mean fewer thread
+   * wake-ups; the bound keeps what waits behind one worker short.
+   */
+  #pipelineDepth(key: string): number {
+    const ms = this.#speed.get(key)!;
+    return Math.max(MIN_PIPELINE, Math.min(MAX_PIPELINE, Math.floor(PIPELINE_MS / ms)));
+  }
+
   #pick(p: Pending): Slot | undefined {
     const fast = this.#isFast(p.key);
+    const depth = fast ? this.#pipelineDepth(p.key) : 1;
     const spec = this.#specFor(p);
     const profile = specKey(spec);
     let best: Slot | undefined;
@@ -319,7 +350,7 @@ export class WorkerPool implements TaskPool {
         if (n === 0 && !idleOther) idleOther = s;
         continue;
       }
-      const ok = n === 0 || (fast && s.slow === 0 && n < MAX_PIPELINE);
+      const ok = n === 0 || (fast && s.slow === 0 && n < depth);
       if (ok && (!best || n < best.inflight.size)) best = s;
     }
     // An idle worker of this kind first; then a new worker, while the pool has room.
@@ -338,7 +369,7 @@ export class WorkerPool implements TaskPool {
   #dispatch(): void {
     this.#dispatchScheduled = false;
     if (this.#closed) return;
-    const batches = new Map<Slot, JobRequest[]>();
+    const batches = new Map<Slot, Batch>();
     while (this.#qHead < this.#queue.length) {
       const p = this.#queue[this.#qHead];
       if (p.done) {
@@ -351,28 +382,76 @@ export class WorkerPool implements TaskPool {
       slot.inflight.set(p.id, p);
       p.slow = !this.#isFast(p.key);
       if (p.slow) slot.slow++;
-      const j = p.job;
-      const req: JobRequest = {
-        id: p.id,
-        source: this.#wireSource(j.source),
-        params: j.params,
-        runId: j.runId,
-        taskId: j.taskId,
-        attempt: j.attempt,
-      };
-      // Absent fields cost nothing to clone; undefined ones cost a key each.
-      if (j.upstream?.length) req.upstream = j.upstream;
-      if (j.runParams !== undefined) req.runParams = j.runParams;
-      if (j.timeoutMs !== undefined) req.timeoutMs = j.timeoutMs;
-      const batch = batches.get(slot);
-      if (batch) batch.push(req);
-      else batches.set(slot, [req]);
+      let batch = batches.get(slot);
+      if (!batch) batches.set(slot, batch = { index: new Map(), sources: [], jobs: [] });
+      batch.jobs.push(this.#jobJson(p, batch));
     }
     if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#qHead);
       this.#qHead = 0;
     }
-    for (const [slot, jobs] of batches) slot.worker!.postMessage({ type: "jobs", jobs });
+    for (const [slot, b] of batches) {
+      const lengths = new Array<number>(b.jobs.length);
+      for (let k = 0; k < lengths.length; k++) lengths[k] = b.jobs[k].length;
+      slot.worker!.postMessage({
+        type: "jobs",
+        sources: `[${b.sources.join(",")}]`,
+        jobs: `[${b.jobs.join(",")}]`,
+        lengths,
+      });
+    }
+  }
+
+  /**
+   * One job of a batch as JSON text (a `WireJob`). Params
+   * are stringified once per object; upstream outputs are embedded as the JSON text they
+   * already are, so the worker parses them along with the batch.
+   */
+  #jobJson(p: Pending, batch: Batch): string {
+    const j = p.job;
+    let s = batch.index.get(j.source);
+    if (s === undefined) {
+      const wire = this.#wireSource(j.source);
+      let json = this.#sourceJson.get(wire);
+      if (json === undefined) this.#sourceJson.set(wire, json = JSON.stringify(wire));
+      s = batch.sources.push(json) - 1;
+      batch.index.set(j.source, s);
+    }
+    if (j.runId !== this.#lastRunId) {
+      this.#lastRunId = j.runId;
+      this.#lastRunIdJson = JSON.stringify(j.runId);
+    }
+    let text = `{"id":${p.id},"s":${s},"runId":${this.#lastRunIdJson},"taskId":${
+      JSON.stringify(j.taskId)
+    },"attempt":${j.attempt}`;
+    let refs = false;
+    const params = this.#json(j.params);
+    if (params !== undefined) {
+      text += `,"params":${params}`;
+      refs = params.includes("${env:");
+    }
+    const up = j.upstream;
+    if (up?.length) {
+      text += `,"upstream":[[${JSON.stringify(up[0][0])},${up[0][1]}]`;
+      for (let k = 1; k < up.length; k++) text += `,[${JSON.stringify(up[k][0])},${up[k][1]}]`;
+      text += "]";
+    }
+    const run = this.#json(j.runParams);
+    if (run !== undefined) {
+      text += `,"runParams":${run}`;
+      refs ||= run.includes("${env:");
+    }
+    if (j.timeoutMs !== undefined) text += `,"timeoutMs":${JSON.stringify(j.timeoutMs)}`;
+    return refs ? text + `,"refs":true}` : text + "}";
+  }
+
+  /** JSON text of a params object, cached per object; undefined stays undefined. */
+  #json(v: JsonObject | undefined): string | undefined {
+    if (v === undefined) return undefined;
+    if (v === null || typeof v !== "object") return JSON.stringify(v);
+    let json = this.#paramsJson.get(v);
+    if (json === undefined) this.#paramsJson.set(v, json = JSON.stringify(v));
+    return json;
   }
 
   #onMessage(slot: Slot, msg: FromWorker): void {
@@ -385,13 +464,25 @@ export class WorkerPool implements TaskPool {
       const p = slot.inflight.get(s.id);
       if (p) this.#markStarted(slot, p, s.at);
     }
+    const { ended, outputs, errors } = msg;
     // Starts first, so a synchronous task's log lines come after its task_start.
-    for (const r of msg.results) {
-      const p = slot.inflight.get(r.id);
-      if (p) this.#markStarted(slot, p, r.startedAt);
+    for (let k = 0; k < ended.length; k += 4) {
+      const p = slot.inflight.get(ended[k]);
+      if (p) this.#markStarted(slot, p, ended[k + 1]);
     }
     for (const l of msg.logs) slot.inflight.get(l.id)?.handler.onLog?.(l.message, l.at);
-    for (const r of msg.results) this.#onResult(slot, r);
+    let off = 0;
+    for (let k = 0; k < ended.length; k += 4) {
+      const len = ended[k + 3];
+      let outcome: JobOutcome;
+      if (len >= 0) {
+        outcome = new OkOutcome(outputs.slice(off, off += len), ended[k + 1], ended[k + 2]);
+      } else {
+        const error = errors[-1 - len] ?? { name: "Error", message: "unknown error" };
+        outcome = { ok: false, error, startedAt: ended[k + 1], endedAt: ended[k + 2] };
+      }
+      this.#onResult(slot, ended[k], outcome);
+    }
     this.#scheduleDispatch();
   }
 
@@ -403,26 +494,19 @@ export class WorkerPool implements TaskPool {
     if (ms !== undefined) p.timer = setTimeout(() => this.#onTimeout(slot, p), ms);
   }
 
-  #onResult(slot: Slot, r: JobResult): void {
-    const p = slot.inflight.get(r.id);
+  #onResult(slot: Slot, id: number, outcome: JobOutcome): void {
+    const p = slot.inflight.get(id);
     if (!p) return;
-    slot.inflight.delete(r.id);
+    slot.inflight.delete(id);
     if (p.slow) slot.slow--;
-    const dur = r.endedAt - r.startedAt;
+    const dur = outcome.endedAt - outcome.startedAt;
     const prev = this.#speed.get(p.key);
     this.#speed.set(p.key, prev === undefined ? dur : prev * 0.8 + dur * 0.2);
-    this.#markStarted(slot, p, r.startedAt);
+    this.#markStarted(slot, p, outcome.startedAt);
     // Called from a worker's message, so the handler may run at once.
     p.done = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
-    p.handler.onDone(
-      r.ok ? new OkOutcome(r.outputJson ?? "{}", r.startedAt, r.endedAt) : {
-        ok: false,
-        error: r.error ?? { name: "Error", message: "unknown error" },
-        startedAt: r.startedAt,
-        endedAt: r.endedAt,
-      },
-    );
+    p.handler.onDone(outcome);
   }
 
   #onTimeout(slot: Slot, p: Pending): void {

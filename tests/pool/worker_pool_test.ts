@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InlinePool, type JobOutcome, type WorkerLike, WorkerPool } from "../../src/pool/mod.ts";
-import type { FromWorker, JobRequest, ToWorker } from "../../src/pool/protocol.ts";
+import type { FromWorker, JobRequest, ToWorker, WireJob } from "../../src/pool/protocol.ts";
 import type { WorkflowSource } from "../../src/workflows/registry.ts";
 
 /** A worker the test drives by hand: it records job messages and replies on demand. */
@@ -9,7 +9,11 @@ class FakeWorker implements WorkerLike {
   onerror: ((e: ErrorEvent) => void) | null = null;
   batches: JobRequest[][] = [];
   postMessage(msg: ToWorker): void {
-    if (msg.type === "jobs") this.batches.push(msg.jobs);
+    if (msg.type === "jobs") {
+      const sources = JSON.parse(msg.sources) as WorkflowSource[];
+      const jobs = JSON.parse(msg.jobs) as WireJob[];
+      this.batches.push(jobs.map(({ s, ...j }) => ({ ...j, source: sources[s] })));
+    }
   }
   terminate(): void {}
   finish(job: JobRequest, ms: number): void {
@@ -19,7 +23,9 @@ class FakeWorker implements WorkerLike {
         type: "report",
         started: [],
         logs: [],
-        results: [{ id: job.id, ok: true, outputJson: "{}", startedAt, endedAt: startedAt + ms }],
+        ended: [job.id, startedAt, startedAt + ms, 2],
+        outputs: "{}",
+        errors: [],
       },
     } as unknown as MessageEvent<FromWorker>);
   }
@@ -115,6 +121,29 @@ Deno.test("WorkerPool sends upstream outputs as JSON text and the worker merges 
       assert.ok(out.ok);
       assert.equal(out.outputJson, '{"seen":{"k":1}}');
       assert.deepEqual(out.output, { seen: { k: 1 } });
+    });
+    await t.step("secrets are resolved and redacted; outputs stay valid JSON", async () => {
+      Deno.env.set("ORCH_TEST_POOL_SECRET", "1");
+      try {
+        const out = await pool.run({
+          ...job("s"),
+          source: src,
+          params: { key: "${env:ORCH_TEST_POOL_SECRET}", n: 12 },
+        });
+        assert.ok(out.ok);
+        // Replacing "1" in the text would break the number 12: values are redacted instead.
+        assert.equal(out.outputJson, '{"seen":{"key":"***","n":12}}');
+      } finally {
+        Deno.env.delete("ORCH_TEST_POOL_SECRET");
+      }
+    });
+    await t.step("a batch with one broken upstream fails only that job", async () => {
+      const outs = await Promise.all([
+        pool.run({ ...job("a"), source: src, params: { i: 1 } }),
+        pool.run({ ...job("b"), source: src, upstream: [["up", "{nope"]] }),
+        pool.run({ ...job("c"), source: src, params: { i: 3 } }),
+      ]);
+      assert.deepEqual(outs.map((o) => o.ok), [true, false, true]);
     });
     await t.step("broken upstream JSON fails the job, not the worker", async () => {
       const bad = await pool.run({ ...job("t"), source: src, upstream: [["up", "{nope"]] });
