@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { prepareRun } from "../../run/prepare.ts";
+import { ValidationCache } from "../../run/validation_cache.ts";
 import type { RunDagDeps } from "../../run/run_dag.ts";
 import type { EventLogLike, Store } from "../../store/store.ts";
 import { loadSchedules } from "../../schedule/load.ts";
@@ -49,12 +50,22 @@ export async function loadValidSchedules(
   if (!dir) throw new UsageError("Missing --dir DIR", command);
   const registry = await ctx.registry();
   const names = new Map<string, string>();
+  // Unchanged DAGs that passed before are not re-checked: cron calls --once every minute.
+  const cache = await ValidationCache.load(`${ctx.config.paths.statePath}.validated.json`);
+  const { VERSION } = await import("../main.ts");
   const schedules = await loadSchedules(resolve(ctx.io.cwd, dir), {
     cwd: ctx.io.cwd,
     validateDag: async (path) => {
+      const fingerprint = await cache.fingerprint(path, registry, VERSION);
+      const known = fingerprint && cache.passed(path, fingerprint);
+      if (known) {
+        names.set(path, known);
+        return [];
+      }
       try {
         const prepared = await prepareRun(path, { registry, pool: ctx.pool() });
         names.set(path, prepared.dag.name);
+        if (fingerprint) cache.remember(path, fingerprint, prepared.dag.name);
         return [];
       } catch (err) {
         if (!(err instanceof OrchestratorError)) throw err;
@@ -62,6 +73,7 @@ export async function loadValidSchedules(
       }
     },
   });
+  await cache.save();
   const dagNames = new Map(schedules.map((s) => [s.id, names.get(s.dagPath) ?? s.dag]));
   return { schedules, dagNames };
 }
