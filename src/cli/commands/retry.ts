@@ -1,12 +1,11 @@
 import { planRetry } from "../../run/retry.ts";
 import { prepareRun } from "../../run/prepare.ts";
-import { runDag } from "../../run/run_dag.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderSummary, runResultJson } from "../render.ts";
-import { progressPrinter } from "./_progress.ts";
-import { onStopSignals, runDeps } from "./_scheduling.ts";
+import { exitCodeOf, reportTaskErrors, runInForeground } from "./_foreground.ts";
+import { runDeps } from "./_scheduling.ts";
 
 export const RETRY_HELP = `Usage: orch retry RUN_ID [--json] [--quiet]
 
@@ -45,38 +44,28 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
     throw new UsageError(`Unexpected argument "${positionals[1]}"`, "retry");
   }
   const deps = await runDeps(ctx);
-  const { backend, events, pool } = deps;
+  const { backend, pool } = deps;
   const plan = await planRetry(positionals[0], {
     store: backend.state,
     taskEvents: backend.taskEvents,
   });
   const prepared = await prepareRun(plan.dagPath, { registry: await ctx.registry(), pool });
-  await events.open();
-  const cancel = new AbortController();
-  const stop = onStopSignals((sig) => {
-    ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
-    cancel.abort(`Run cancelled by ${sig}`);
-  });
-  try {
-    const result = await runDag(prepared, deps, {
+  const result = await runInForeground(ctx, prepared, {
+    deps,
+    run: {
       trigger: "retry",
       retryOf: plan.retryOf,
       scheduleId: plan.scheduleId,
       runParams: plan.runParams,
       reuse: plan.reuse,
-      signal: AbortSignal.any([cancel.signal, ctx.logFailed]),
-      onEvent: progressPrinter(ctx, !values.json && !values.quiet),
-    });
-    await events.flush(); // a failed write ends here as LogWriteError (exit 4)
-    if (values.json) {
-      ctx.io.stdout(JSON.stringify({ ...runResultJson(result), retry_of: plan.retryOf }) + "\n");
-    } else {
-      ctx.io.stdout(`Retry of ${plan.retryOf}: run ${result.runId}\n` + renderSummary(result));
-      for (const t of result.tasks) if (t.error) ctx.io.stderr(`RunnerError: ${t.error}\n`);
-    }
-    if (result.status === "success") return 0;
-    return result.status === "cancelled" ? 130 : 1;
-  } finally {
-    stop();
+    },
+    quiet: Boolean(values.json || values.quiet),
+  });
+  if (values.json) {
+    ctx.io.stdout(JSON.stringify({ ...runResultJson(result), retry_of: plan.retryOf }) + "\n");
+  } else {
+    ctx.io.stdout(`Retry of ${plan.retryOf}: run ${result.runId}\n` + renderSummary(result));
+    reportTaskErrors(ctx, result);
   }
+  return exitCodeOf(result);
 }

@@ -1,13 +1,12 @@
 import { resolve } from "node:path";
 import { prepareRun } from "../../run/prepare.ts";
-import { runDag } from "../../run/run_dag.ts";
 import type { RunResult } from "../../run/types.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
-import { progressPrinter } from "./_progress.ts";
-import { onStopSignals, runDeps } from "./_scheduling.ts";
+import { exitCodeOf, reportTaskErrors, runInForeground } from "./_foreground.ts";
+import { runDeps } from "./_scheduling.ts";
 import type { TaskPool } from "../../pool/task_pool.ts";
 import type { Store } from "../../store/store.ts";
 import type { PostgresStore } from "../../store/postgres/store.ts";
@@ -71,32 +70,22 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
   const deps = await runDeps(ctx);
   const queue = distributed ? await queuePool(deps.backend, ctx.pool()) : null;
   if (queue) deps.pool = queue;
-  const events = deps.events;
-  await events.open();
-  const cancel = new AbortController();
-  const stop = onStopSignals((sig) => {
-    ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
-    cancel.abort(`Run cancelled by ${sig}`);
-  });
   let result: RunResult;
   try {
-    result = await runDag(prepared, deps, {
-      trigger: "manual",
-      signal: AbortSignal.any([cancel.signal, ctx.logFailed]),
-      onEvent: progressPrinter(ctx, !values.json && !values.quiet),
+    result = await runInForeground(ctx, prepared, {
+      deps,
+      run: { trigger: "manual" },
+      quiet: Boolean(values.json || values.quiet),
     });
   } finally {
-    stop();
     await queue?.close();
   }
-  await events.flush(); // a failed write ends here as LogWriteError (exit 4), not as a summary
   if (values.json) ctx.io.stdout(JSON.stringify(runResultJson(result)) + "\n");
   else {
     ctx.io.stdout(renderSummary(result));
-    for (const t of result.tasks) if (t.error) ctx.io.stderr(`RunnerError: ${t.error}\n`);
+    reportTaskErrors(ctx, result);
   }
-  if (result.status === "success") return 0;
-  return result.status === "cancelled" ? 130 : 1;
+  return exitCodeOf(result);
 }
 
 /**
