@@ -3,9 +3,9 @@ import { AppContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
+import { VERSION } from "./version.ts";
 
-/** orch's version, printed by `--version`. */
-export const VERSION = "0.1.0";
+export { VERSION };
 
 type Command = (ctx: AppContext, args: string[]) => Promise<number>;
 

@@ -8,6 +8,7 @@ import { loadSchedules } from "../../schedule/load.ts";
 import type { Schedule } from "../../schedule/schema.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
+import { VERSION } from "../version.ts";
 
 /**
  * What a run needs of the context besides the DAG: pool, event log, state store and
@@ -52,7 +53,6 @@ export async function loadValidSchedules(
   const names = new Map<string, string>();
   // Unchanged DAGs that passed before are not re-checked: cron calls --once every minute.
   const cache = await ValidationCache.load(`${ctx.config.paths.statePath}.validated.json`);
-  const { VERSION } = await import("../main.ts");
   const schedules = await loadSchedules(resolve(ctx.io.cwd, dir), {
     cwd: ctx.io.cwd,
     validateDag: async (path) => {
