@@ -1,3 +1,5 @@
+import { FINAL, instant, int, text } from "./_run_rows.ts";
+
 /** A `runs` row rebuilt from state events, as `mirrorRuns` would have written it. */
 export interface RunRow {
   run_id: string;
@@ -17,20 +19,6 @@ export interface RunRow {
 }
 
 type Line = Record<string, unknown>;
-
-const FINAL = new Set(["success", "failed", "cancelled", "interrupted"]);
-
-function text(v: unknown): string | null {
-  return typeof v === "string" ? v : null;
-}
-
-function instant(v: unknown): string | null {
-  return typeof v === "string" && !Number.isNaN(Date.parse(v)) ? v : null;
-}
-
-function int(v: unknown): number | null {
-  return typeof v === "number" && Number.isInteger(v) ? v : null;
-}
 
 /**
  * Folds state events into `runs` rows with the rules of `mirrorRuns` (which writes them

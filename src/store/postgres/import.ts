@@ -4,7 +4,7 @@ import { lockName, type Sql, type TransactionSql } from "./connect.ts";
 import { ImportTargetNotEmptyError } from "./import_errors.ts";
 import { readLogLines } from "./_import_lines.ts";
 import { foldRunRow, type RunRow } from "./_import_runs.ts";
-import { minuteRows, upsertWatermarks } from "./_state_rows.ts";
+import { insertStateEvents, minuteRows, upsertWatermarks } from "./_state_rows.ts";
 
 type Line = Record<string, unknown>;
 
@@ -82,6 +82,7 @@ export async function importLogs(sql: Sql, options: ImportLogsOptions): Promise<
     unfinished: 0,
     skipped: { events: 0, state: 0 },
   };
+  const now = new Date().toISOString();
   const progress = () => options.onProgress?.({ ...report, skipped: { ...report.skipped } });
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtextextended(${
@@ -101,7 +102,7 @@ export async function importLogs(sql: Sql, options: ImportLogsOptions): Promise<
       const skipped = { count: 0 };
       const runs = new Map<string, RunRow>();
       for await (const batch of batches(readLogLines(options.statePath, skipped))) {
-        const events = batch.map(asStored);
+        const events = batch.map((line) => asStored(line, now));
         const ids = await insertStateEvents(tx, events);
         report.minutes += await insertMinutes(tx, events, ids);
         for (const e of events) foldRunRow(runs, e);
@@ -146,9 +147,14 @@ async function* batches(lines: AsyncGenerator<Line>): AsyncGenerator<Line[]> {
   if (batch.length > 0) yield batch;
 }
 
-/** A state line as the JSONL reader returns it (`v` defaults to 1). */
-function asStored(line: Line): StoredEvent {
+/**
+ * A state line as the JSONL reader returns it (`v` defaults to 1). The `ts` column of
+ * `state_events` needs an instant: a line without a valid `timestamp` (orch never writes
+ * one) gets `now`.
+ */
+function asStored(line: Line, now: string): StoredEvent {
   if (line.v === undefined) line.v = 1;
+  if (validInstant(line.timestamp) === null) line.timestamp = now;
   return line as unknown as StoredEvent;
 }
 
@@ -171,22 +177,6 @@ async function insertEvents(tx: TransactionSql, lines: Line[]): Promise<void> {
       ${lines.map((r) => JSON.stringify(r))}::text[]::jsonb[]
     ) with ordinality as u(run_id, event, ts, body, ord)
     order by ord`;
-}
-
-async function insertStateEvents(tx: TransactionSql, events: StoredEvent[]): Promise<string[]> {
-  const now = new Date().toISOString();
-  const rows = await tx<{ id: string }[]>`
-    insert into state_events (event, ts, schedule_id, run_id, body)
-    select event, ts, schedule_id, run_id, body from unnest(
-      ${events.map((e) => e.event)}::text[],
-      ${events.map((e) => validInstant(e.timestamp) ?? now)}::timestamptz[],
-      ${events.map((e) => textOrNull(e.schedule_id))}::text[],
-      ${events.map((e) => textOrNull(e.run_id))}::text[],
-      ${events.map((e) => JSON.stringify(e))}::text[]::jsonb[]
-    ) with ordinality as u(event, ts, schedule_id, run_id, body, ord)
-    order by ord
-    returning id`;
-  return rows.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
 }
 
 async function insertMinutes(
