@@ -152,18 +152,22 @@ pgTest(
         try {
           await readUntil(reader, /: connected\n\n/);
           const running = orch(["run", "--dag", "slow.yaml", "--json"], { cwd: sb.dir, env });
-          const seen = await readUntil(
-            reader,
-            /event: runs\ndata: [^\n]*"dag_name":"slow_dag","tenant_id":"test"[^\n]*"status":"running"/,
-            20_000,
-          );
-          assert.match(seen, /"task_start"/);
-          const done = await readUntil(
+          // One read until the run ended: the pushes before it must show it running.
+          const text = await readUntil(
             reader,
             /event: runs\ndata: [^\n]*"dag_name":"slow_dag"[^\n]*"status":"success"/,
             20_000,
           );
-          assert.match(done, /"dag_done"/);
+          const pushes = text.split("\n").filter((l) => l.startsWith("data: "))
+            .map((l) => JSON.parse(l.slice(6)));
+          const slow = pushes.flatMap((p) => p.runs).filter((r) => r.dag_name === "slow_dag");
+          assert.equal(slow[0].status, "running");
+          assert.equal(slow.at(-1).status, "success");
+          const notes = pushes.flatMap((p) => p.events).filter((e) => e.run_id === slow[0].run_id)
+            .map((e) => e.event);
+          for (const event of ["dag_start", "task_start", "task_ok", "dag_done"]) {
+            assert.ok(notes.includes(event), `${event} in ${notes}`);
+          }
           assert.equal((await running).code, 0);
         } finally {
           await reader.cancel();
