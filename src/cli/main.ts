@@ -53,7 +53,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   },
   db: {
     load: () => import("./commands/db.ts").then((m) => m.dbCommand),
-    summary: "Migrate the PostgreSQL store or show its schema version",
+    summary: "Migrate the PostgreSQL store, show its schema version, import JSONL logs",
   },
   worker: {
     load: () => import("./commands/worker.ts").then((m) => m.workerCommand),
@@ -72,7 +72,16 @@ export function registerCommand(name: string, run: Command, summary: string): vo
 }
 
 /** Commands that use the store and so accept the global `--store URL`. */
-const STORE_COMMANDS = new Set(["run", "retry", "runs", "scheduler", "schedules", "db", "worker"]);
+const STORE_COMMANDS = new Set([
+  "run",
+  "retry",
+  "runs",
+  "scheduler",
+  "schedules",
+  "db",
+  "worker",
+  "dashboard",
+]);
 
 /**
  * Takes `--store URL` / `--store=URL` out of a store command's arguments (anywhere before

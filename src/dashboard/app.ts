@@ -4,8 +4,9 @@ import { ASSETS, PAGE } from "./assets.ts";
 import { requireToken } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { watermarksPath } from "../store/mod.ts";
+import { JsonlRunSource } from "./jsonl_source.ts";
 import type { RunQuery } from "./run_index.ts";
+import type { RunSource } from "./run_source.ts";
 import { RunStore } from "./run_store.ts";
 import { callProvider } from "./_provided.ts";
 import { listSchedules } from "./schedules.ts";
@@ -14,8 +15,16 @@ import type { DashboardActions, SchedulesProvider, WorkflowsProvider } from "./t
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions {
-  /** The events file (`ORCH_EVENTS_PATH`) and state store (`STATE_STORE_PATH`). */
-  paths: Pick<Paths, "eventsPath" | "statePath">;
+  /**
+   * The events file (`ORCH_EVENTS_PATH`) and state store (`STATE_STORE_PATH`), read
+   * through a {@link JsonlRunSource}. Ignored when `source` is given.
+   */
+  paths?: Pick<Paths, "eventsPath" | "statePath">;
+  /**
+   * Where runs are read from (e.g. the PostgreSQL store's `PostgresRunSource`). The
+   * dashboard closes it in `close()`. Default: the JSONL files of `paths`.
+   */
+  source?: RunSource;
   /** Source of "now" for durations of running runs. Default: the system clock. */
   clock?: Clock;
   /** ORCH_DASHBOARD_TOKEN. Without it the dashboard is read-only (actions answer 403). */
@@ -26,7 +35,10 @@ export interface DashboardOptions {
   workflowsProvider?: WorkflowsProvider;
   /** Trigger and retry (the engine implements it). Without it actions answer 501. */
   actions?: DashboardActions;
-  /** How often the logs are polled while an SSE client is connected. Default 250 ms. */
+  /**
+   * How often the logs are polled while an SSE client is connected. Default: the
+   * source's (250 ms for the files, 500 ms for PostgreSQL).
+   */
   pollIntervalMs?: number;
 }
 
@@ -40,7 +52,8 @@ export interface Dashboard {
   fetch(req: Request): Promise<Response>;
   /**
    * Ends every SSE stream at once (synchronously, so `server.shutdown()` can follow) and
-   * stops polling; the promise resolves when no log read is in flight.
+   * stops polling; the promise resolves when no log read is in flight and the source is
+   * closed.
    */
   close(): Promise<void>;
   /** The read model, for benchmarks and tests. */
@@ -89,8 +102,9 @@ function errorResponse(err: unknown): Response {
  * read incrementally: each API request first folds what was appended since the last
  * read (never the whole file again), and while an SSE client is connected the logs are
  * polled every `pollIntervalMs`.
- * @param options Paths, clock, token, providers and actions.
+ * @param options Paths or source, clock, token, providers and actions.
  * @returns The handler; call `close()` when done.
+ * @throws {TypeError} When neither `paths` nor `source` is given.
  * @example
  * ```ts ignore
  * const app = createDashboard({ paths: { eventsPath: "e.jsonl", statePath: "s.jsonl" } });
@@ -100,9 +114,12 @@ function errorResponse(err: unknown): Response {
  */
 export function createDashboard(options: DashboardOptions): Dashboard {
   const clock = options.clock ?? systemClock;
+  const source = options.source ?? jsonlSource(options.paths);
   // The hub only calls `tick` once a client is connected, after `store` exists.
-  const hub = new SseHub(() => store.refresh(), { intervalMs: options.pollIntervalMs });
-  const store = new RunStore(options.paths, {
+  const hub = new SseHub(() => store.refresh(), {
+    intervalMs: options.pollIntervalMs ?? source.pollIntervalMs,
+  });
+  const store = new RunStore(source, {
     onChanges(changes) {
       if (hub.size === 0) return;
       if (changes.reset || changes.overflow) return hub.send("reload", { reset: changes.reset });
@@ -205,9 +222,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (url.pathname === "/metrics") {
       await store.refresh();
       const s = store.stats();
-      // The scheduler rewrites its watermarks file on every tick, even when nothing is due.
-      const ticked = await Deno.stat(watermarksPath(options.paths.statePath)).catch(() => null);
-      const lastTickMs = ticked?.mtime?.getTime() ?? null;
+      const lastTickMs = await source.lastTickMs();
       const body = renderMetrics(store.index, { events: s.events, state: s.state }, lastTickMs);
       return new Response(body, {
         headers: { "content-type": METRICS_CONTENT_TYPE },
@@ -241,6 +256,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     async close(): Promise<void> {
       hub.closeAll();
       await store.idle();
+      await source.close();
     },
   };
+}
+
+function jsonlSource(paths: DashboardOptions["paths"]): RunSource {
+  if (!paths) throw new TypeError("createDashboard() needs `paths` or `source`");
+  return new JsonlRunSource(paths);
 }

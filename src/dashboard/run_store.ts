@@ -1,67 +1,50 @@
-import type { Paths } from "../config/mod.ts";
-import { readLines } from "./_read_lines.ts";
 import { toSummary } from "./_run_record.ts";
 import { RunNotFoundError } from "./errors.ts";
-import { type FollowerStats, LogFollower } from "./log_follower.ts";
 import { buildRunDetail } from "./run_detail.ts";
 import { type IndexChanges, RunIndex } from "./run_index.ts";
+import type { RunSink, RunSource, SourceStats } from "./run_source.ts";
 import type { RunDetail } from "./types.ts";
 
 /**
- * The dashboard's read model: a {@link RunIndex} fed by two {@link LogFollower}s, one on
- * the events file and one on the state store. A truncated or replaced file clears the
- * index and both files are read again from the start.
+ * The dashboard's read model: a {@link RunIndex} fed by a {@link RunSource} (the JSONL
+ * files, or the PostgreSQL store's tables). A reset of the source clears the index.
  *
  * Concurrency: `refresh` calls are coalesced: a call made while one runs shares it.
  */
 export class RunStore {
   readonly index = new RunIndex();
-  readonly #paths: Pick<Paths, "eventsPath" | "statePath">;
-  readonly #events: LogFollower;
-  readonly #state: LogFollower;
+  /** Where the runs come from. */
+  readonly source: RunSource;
+  readonly #sink: RunSink;
   readonly #onChanges: (changes: IndexChanges) => void;
   #inFlight: Promise<void> | null = null;
-  #resetSeen = false;
 
   /**
-   * @param paths The events file and the state store.
-   * @param options `onChanges` receives what each refresh changed; `chunkSize` for reads.
+   * @param source The logs to follow.
+   * @param options `onChanges` receives what each refresh changed.
    */
   constructor(
-    paths: Pick<Paths, "eventsPath" | "statePath">,
-    options: { onChanges?: (changes: IndexChanges) => void; chunkSize?: number } = {},
+    source: RunSource,
+    options: { onChanges?: (changes: IndexChanges) => void } = {},
   ) {
-    this.#paths = paths;
+    this.source = source;
     this.#onChanges = options.onChanges ?? (() => {});
     const index = this.index;
-    const reset = () => {
-      index.clear();
-      this.#resetSeen = true;
+    this.#sink = {
+      runEvent: (value, offset, length) => index.addRunEvent(value, offset, length),
+      stateEvent: (value) => index.addStateEvent(value),
+      reset: () => index.clear(),
     };
-    this.#events = new LogFollower(paths.eventsPath, {
-      line: (value, offset, length) => index.addRunEvent(value, offset, length),
-      reset: () => {
-        reset();
-        this.#state?.rewind();
-      },
-    }, options);
-    this.#state = new LogFollower(paths.statePath, {
-      line: (value) => index.addStateEvent(value),
-      reset: () => {
-        reset();
-        this.#events.rewind();
-      },
-    }, options);
   }
 
-  /** @returns Counters of both followers. */
-  stats(): { events: FollowerStats; state: FollowerStats } {
-    return { events: this.#events.stats, state: this.#state.stats };
+  /** @returns Counters of both logs. */
+  stats(): SourceStats {
+    return this.source.stats();
   }
 
   /**
-   * Reads what was appended to both files and folds it into the index.
-   * @returns Resolves when the index is up to date with the files as they were read.
+   * Reads what was written to both logs and folds it into the index.
+   * @returns Resolves when the index is up to date with the logs as they were read.
    * @throws {Deno.errors.PermissionDenied} When a file cannot be read.
    */
   refresh(): Promise<void> {
@@ -77,27 +60,22 @@ export class RunStore {
   }
 
   async #refresh(): Promise<void> {
-    for (let round = 0; round < 3; round++) {
-      this.#resetSeen = false;
-      await this.#events.poll();
-      await this.#state.poll();
-      if (!this.#resetSeen) break;
-    }
+    await this.source.poll(this.#sink);
     const changes = this.index.drainChanges();
     if (changes.reset || changes.overflow || changes.runIds.length > 0) this.#onChanges(changes);
   }
 
   /**
-   * Everything the run page shows, re-read from the run's byte ranges.
+   * Everything the run page shows, re-read from where the run's events are.
    * @param runId The run.
    * @param nowMs Now, for the duration of a running run.
    * @returns The detail.
-   * @throws {RunNotFoundError} When neither file mentions the run.
+   * @throws {RunNotFoundError} When neither log mentions the run.
    */
   async detail(runId: string, nowMs: number): Promise<RunDetail> {
     const rec = this.index.get(runId);
     if (!rec) throw new RunNotFoundError(runId);
-    const lines = await readLines(this.#paths.eventsPath, rec.ranges.slice());
+    const lines = await this.source.runEvents(runId, rec.ranges);
     return buildRunDetail(toSummary(rec, nowMs), lines, rec.stateEvents);
   }
 }

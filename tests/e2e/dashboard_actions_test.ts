@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { DASHBOARD_JSONL, jsonlOnly } from "../helpers/backend.ts";
 import { orch, sandbox } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
 import { dagYaml } from "../helpers/dag.ts";
@@ -18,7 +17,6 @@ async function waitForRun(sb: { dir: string; env: Record<string, string> }, runI
 Deno.test({
   name:
     "dashboard actions: token required; trigger and retry run through the engine and are recorded",
-  ignore: jsonlOnly(DASHBOARD_JSONL),
 }, async () => {
   const sb = await sandbox();
   const env = { ...sb.env, WORKFLOWS_DIR: FIXTURE_WORKFLOWS, ORCH_DASHBOARD_TOKEN: "t0ken" };

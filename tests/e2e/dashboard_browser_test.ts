@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { DASHBOARD_JSONL, jsonlOnly } from "../helpers/backend.ts";
 import { orch, sandbox } from "../helpers/cli.ts";
 import { startDashboard } from "../helpers/dashboard.ts";
 import { CHROMIUM, HAS_CHROMIUM, nodeStatuses as statuses, shot } from "../helpers/browser.ts";
@@ -15,7 +14,7 @@ import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 Deno.test({
   name: "orch dashboard shows real engine runs in chromium: graph, statuses, live, escaping" +
     (HAS_CHROMIUM ? "" : " (ignored: /usr/bin/chromium missing)"),
-  ignore: !HAS_CHROMIUM || jsonlOnly(DASHBOARD_JSONL),
+  ignore: !HAS_CHROMIUM,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {

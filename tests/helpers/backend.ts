@@ -33,10 +33,6 @@ export function jsonlOnly(_reason: string): boolean {
   return ON_PG;
 }
 
-/** Why dashboard tests are JSONL-only in this phase. */
-export const DASHBOARD_JSONL =
-  "the dashboard reads the JSONL files in phase 2; `orch dashboard` refuses a PostgreSQL store";
-
 /** @returns A fresh schema name. */
 export function newSchema(prefix = "orch_e"): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;

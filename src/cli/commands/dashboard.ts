@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { serveDashboard } from "../../dashboard/serve.ts";
 import type { DashboardActions, ScheduleInfo, WorkflowInfo } from "../../dashboard/types.ts";
+import type { RunSource } from "../../dashboard/run_source.ts";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { newRunId } from "../../lib/ids.ts";
 import { prepareRun } from "../../run/prepare.ts";
@@ -15,10 +16,12 @@ import { UsageError } from "../errors.ts";
 import { onStopSignals, runDeps } from "./_scheduling.ts";
 
 export const DASHBOARD_HELP =
-  `Usage: orch dashboard [--host 127.0.0.1] [--port 8787] [--dir configs/schedules]
+  `Usage: orch dashboard [--host 127.0.0.1] [--port 8787] [--dir configs/schedules] [--store URL]
 
 Serves the web dashboard: runs (live), each run's graph, timeline, params, outputs and logs,
 schedules, workflows, a JSON API under /api and Prometheus metrics at /metrics.
+It reads the store: the JSONL files (ORCH_EVENTS_PATH, STATE_STORE_PATH), or with
+ORCH_STORE / --store postgres://... the PostgreSQL tables, runs of every host included.
 
 Options:
   --host HOST   Address to bind (default 127.0.0.1; anything else warns unless a token is set)
@@ -46,35 +49,30 @@ export async function dashboardCommand(ctx: AppContext, args: string[]): Promise
     ctx.io.stdout(DASHBOARD_HELP);
     return 0;
   }
-  if (ctx.storeConfig.kind !== "jsonl") {
-    throw new OrchestratorError(
-      `Cannot serve the dashboard over the store "${ctx.storeConfig.redacted}": it reads the JSONL files only`,
-      {
-        code: "dashboard_store_unsupported",
-        exitCode: 2,
-        hint:
-          "Unset ORCH_STORE for the dashboard; PostgreSQL support is planned (docs/SCALE-OUT.md)",
-      },
-    );
-  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`Invalid --port "${values.port}": expected 0-65535`, "dashboard");
   }
   const dir = resolve(ctx.io.cwd, values.dir as string);
+  const source = await openSource(ctx);
   const background = new Set<Promise<unknown>>();
   const server = await serveDashboard({
     host: values.host as string,
     port,
     paths: ctx.config.paths,
+    source,
     token: ctx.config.dashboardToken,
     warn: (m) => ctx.io.stderr(`Warning: ${m}\n`),
     workflowsProvider: () => listWorkflows(ctx),
     schedulesProvider: () => listSchedules(ctx, dir),
     actions: actions(ctx, background),
+  }).catch(async (err) => {
+    await source?.close();
+    throw err;
   });
   const mode = ctx.config.dashboardToken ? "actions enabled by token" : "read-only";
-  ctx.io.stderr(`Dashboard at ${server.url} (${mode}); Ctrl+C stops it\n`);
+  const from = source ? `; store ${source.description}` : "";
+  ctx.io.stderr(`Dashboard at ${server.url} (${mode}${from}); Ctrl+C stops it\n`);
   await new Promise<void>((done) => {
     const stop = onStopSignals(() => {
       stop();
@@ -85,6 +83,18 @@ export async function dashboardCommand(ctx: AppContext, args: string[]): Promise
   await server.shutdown();
   await Promise.allSettled(background);
   return 0;
+}
+
+/**
+ * The PostgreSQL source when the store is PostgreSQL (the store is opened first, so it is
+ * reachable and migrated); undefined for the JSONL files. The driver is loaded only then.
+ */
+async function openSource(ctx: AppContext): Promise<RunSource | undefined> {
+  const config = ctx.storeConfig;
+  if (config.kind !== "postgres") return undefined;
+  await ctx.store();
+  const { PostgresRunSource } = await import("../../store/postgres/dashboard_source.ts");
+  return PostgresRunSource.open(config);
 }
 
 async function listWorkflows(ctx: AppContext): Promise<WorkflowInfo[]> {

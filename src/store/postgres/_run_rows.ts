@@ -1,17 +1,21 @@
 import type { StoredEvent } from "../state_events.ts";
 import type { TransactionSql } from "./connect.ts";
 
-const FINAL = new Set(["success", "failed", "cancelled", "interrupted"]);
+/** Final run statuses the `runs.status` check allows (others are recorded `failed`). */
+export const FINAL = new Set(["success", "failed", "cancelled", "interrupted"]);
 
-function text(v: unknown): string | null {
+/** @returns The value when it is a string, else null. */
+export function text(v: unknown): string | null {
   return typeof v === "string" ? v : null;
 }
 
-function instant(v: unknown): string | null {
+/** @returns The value when it is a string that parses as an instant, else null. */
+export function instant(v: unknown): string | null {
   return typeof v === "string" && !Number.isNaN(Date.parse(v)) ? v : null;
 }
 
-function int(v: unknown): number | null {
+/** @returns The value when it is an integer, else null. */
+export function int(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) ? v : null;
 }
 
