@@ -7,8 +7,9 @@
  * only through that link.
  *
  * {@link Host.cut} sets the root side of the link down: packets are dropped both ways and
- * TCP hangs (no reset, no "no route" error: both sides have a permanent neighbour entry,
- * so even a new connect just retransmits its SYN), which is what a partition looks like.
+ * TCP hangs (no reset, no "no route to host": the host has a permanent neighbour entry
+ * for the root side, so even a new connect just retransmits its SYN), which is what a
+ * partition looks like.
  * {@link Host.restore} sets it up again and held connections resume.
  *
  * Needs root and `ip netns`; {@link NETNS_SKIP} says why not otherwise, and
