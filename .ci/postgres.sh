@@ -3,6 +3,10 @@
 # 127.0.0.1 for user "postgres", database "orch_test". Idempotent: installs postgresql with
 # apt-get only when it is missing, (re)starts the cluster, waits until it answers, creates the
 # database once. Debian 12 as root, no systemd (see shared/reference/postgres-facts.md §1).
+# The multi-host tests (tests/postgres/netns_*_test.ts) run orch in network namespaces that
+# reach the server over veth pairs (10.231.N.1 on the server's side): the server listens on
+# every address (new veth addresses appear after it starts) and trusts 10.231.0.0/16 only;
+# pg_hba refuses every other remote address.
 set -euo pipefail
 
 PG_VERSION=${PG_VERSION:-15}
@@ -15,8 +19,10 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d "/etc/postgresql/${PG_VE
   apt-get install -y -qq postgresql >/dev/null
 fi
 
-printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' \
+printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nhost all all 10.231.0.0/16 trust\n' \
   >"/etc/postgresql/${PG_VERSION}/main/pg_hba.conf"
+mkdir -p "/etc/postgresql/${PG_VERSION}/main/conf.d"
+printf "listen_addresses = '*'\n" >"/etc/postgresql/${PG_VERSION}/main/conf.d/orch-netns.conf"
 # restart also starts a stopped cluster, and reloads pg_hba.conf.
 pg_ctlcluster --skip-systemctl-redirect "${PG_VERSION}" main restart
 
