@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from "node:path";
+import { getHeapStatistics } from "node:v8";
 import { OrchestratorError } from "../lib/errors.ts";
 import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts";
 
@@ -33,6 +34,13 @@ export interface Config {
    * PostgreSQL store).
    */
   readonly execution: "local" | "distributed";
+  /**
+   * RSS limit in MiB watched while workflows run in worker threads (`ORCH_MEMORY_LIMIT_MB`;
+   * default 3/4 of the V8 heap limit; 0 turns the watchdog off).
+   */
+  readonly memoryLimitMb: number;
+  /** Heap cap in MiB of the worker processes of quarantined workflows (`ORCH_QUARANTINE_MEMORY_MB`). */
+  readonly quarantineMemoryMb: number;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -90,7 +98,19 @@ export function loadConfig(
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
     execution: executionSetting(env.ORCH_EXECUTION),
+    memoryLimitMb: env.ORCH_MEMORY_LIMIT_MB?.trim() === "0"
+      ? 0
+      : positiveInt(env, "ORCH_MEMORY_LIMIT_MB", defaultMemoryLimitMb()),
+    quarantineMemoryMb: positiveInt(env, "ORCH_QUARANTINE_MEMORY_MB", 512),
   });
+}
+
+/**
+ * 3/4 of the V8 heap limit (4 GiB on a 23 GB machine): one thread's isolate reaches that
+ * limit only after the process's RSS passed this, so the watchdog acts first.
+ */
+function defaultMemoryLimitMb(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20 * 0.75);
 }
 
 function executionSetting(raw: string | undefined): "local" | "distributed" {

@@ -47,9 +47,12 @@ export class ProcessWorker implements WorkerLike {
       this.#alive = false;
       const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
       const oom = /out of memory|heap limit/i.test(this.#stderr) || st.code === 133;
-      const message = `Worker process exited with ${how}` +
-        (oom ? " (out of memory: the workflow exceeded its memory limit)" : "");
-      this.onerror?.({ message, error: new Error(message), preventDefault() {} } as ErrorEvent);
+      const cap = options.memoryMb ? ` of ${options.memoryMb} MB` : "";
+      const message = oom
+        ? `exceeded its memory limit${cap} in a worker process (Worker process exited with ${how}: out of memory)`
+        : `Worker process exited with ${how}`;
+      const error = Object.assign(new Error(message), oom ? { name: "MemoryLimitError" } : {});
+      this.onerror?.({ message, error, preventDefault() {} } as ErrorEvent);
     });
   }
 

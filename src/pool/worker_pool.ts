@@ -6,8 +6,10 @@ import type { FromWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
 import { cancelled, OkOutcome } from "./_outcomes.ts";
+import { type MemoryLimitOptions, MemoryWatchdog } from "./memory_watchdog.ts";
 
 export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
+export type { MemoryLimitOptions, MemorySuspect } from "./memory_watchdog.ts";
 
 /** Jobs a worker may hold at once when all of them are known to be fast... */
 const MIN_PIPELINE = 64;
@@ -63,6 +65,13 @@ export interface WorkerPoolOptions {
   spawn?: (spec: WorkerSpec) => WorkerLike;
   /** Sandbox of jobs whose source has none, and of inspections. Default: inherit. */
   defaultSandbox?: SandboxProfile;
+  /**
+   * Workflows to run in worker processes although they did not ask (the memory
+   * quarantine): returns the process options, or undefined for a thread.
+   */
+  isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
+  /** Watch this process's RSS while jobs run in threads (see `MemoryLimitOptions`). */
+  memoryLimit?: MemoryLimitOptions;
 }
 
 /**
@@ -120,6 +129,8 @@ export class WorkerPool implements TaskPool {
   #inspected = new Map<string, Promise<WorkflowInfo>>();
   #closed = false;
   #leaked = 0;
+  #isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
+  #memory?: { options: MemoryLimitOptions; watchdog: MemoryWatchdog };
 
   /** @param options Pool size and worker factory. */
   constructor(options: WorkerPoolOptions) {
@@ -129,6 +140,17 @@ export class WorkerPool implements TaskPool {
     this.size = options.size;
     this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
+    this.#isolate = options.isolate;
+    const limit = options.memoryLimit;
+    if (limit) {
+      const watchdog = new MemoryWatchdog({
+        limitMb: limit.limitMb,
+        intervalMs: limit.intervalMs,
+        rssBytes: limit.rssBytes,
+        onOver: (rssMb) => this.#onMemoryLimit(rssMb),
+      });
+      this.#memory = { options: limit, watchdog };
+    }
     // Workers start lazily: a slot's worker is spawned when a job or an inspection
     // needs it, so a process that only validates pays for one worker at most.
     for (let i = 0; i < options.size; i++) {
@@ -166,6 +188,7 @@ export class WorkerPool implements TaskPool {
       return;
     }
     this.#queue.push(p);
+    this.#memory?.watchdog.start();
     this.#scheduleDispatch();
   }
 
@@ -227,20 +250,67 @@ export class WorkerPool implements TaskPool {
   }
 
   close(): Promise<void> {
+    this.#shutdown("Pool closed");
+    return Promise.resolve();
+  }
+
+  /** Cancels every job with `reason` and stops the workers. */
+  #shutdown(reason: string): void {
     this.#closed = true;
+    this.#memory?.watchdog.stop();
     for (const slot of this.#slots) {
-      for (const p of slot.inflight.values()) this.#settle(p, cancelled("Pool closed"));
+      for (const p of slot.inflight.values()) this.#settle(p, cancelled(reason));
       slot.inflight.clear();
       stop(slot.worker);
       slot.worker = undefined;
     }
     this.#inspector?.terminate();
     for (let i = this.#qHead; i < this.#queue.length; i++) {
-      this.#settle(this.#queue[i], cancelled("Pool closed"));
+      this.#settle(this.#queue[i], cancelled(reason));
     }
     this.#queue = [];
     this.#qHead = 0;
-    return Promise.resolve();
+  }
+
+  /**
+   * Over the memory limit: the job running in each busy thread is a suspect (a thread runs
+   * its jobs in order, so it is the first in flight). Fails them, cancels the rest, closes.
+   * @returns Whether the watchdog may stop (false: no job in a thread, keep watching).
+   */
+  #onMemoryLimit(rssMb: number): boolean {
+    const suspects: Pending[] = [];
+    for (const s of this.#slots) {
+      if (!s.worker || s.spec.process) continue;
+      for (const p of s.inflight.values()) {
+        if (p.done) continue;
+        suspects.push(p);
+        break;
+      }
+    }
+    if (suspects.length === 0 || !this.#memory) return false;
+    const { options } = this.#memory;
+    const message = options.onExceeded({
+      rssMb,
+      limitMb: options.limitMb,
+      suspects: suspects.map((p) => ({
+        source: p.job.source,
+        runId: p.job.runId,
+        taskId: p.job.taskId,
+        attempt: p.job.attempt,
+      })),
+    });
+    const now = Date.now();
+    for (const p of suspects) {
+      this.#settle(p, {
+        ok: false,
+        error: { name: "MemoryLimitError", message },
+        startedAt: now,
+        endedAt: now,
+      });
+    }
+    this.#leaked += suspects.length;
+    this.#shutdown(`Cancelled: orch is stopping (memory limit exceeded)`);
+    return true;
   }
 
   get #defaultKey(): string {
@@ -279,6 +349,8 @@ export class WorkerPool implements TaskPool {
     const sandbox = src.sandbox ?? this.#defaultSandbox;
     if (src.isolation?.process) return { sandbox, process: src.isolation.process };
     if (this.#escalated.has(p.key)) return { sandbox, process: {} };
+    const quarantined = this.#isolate?.(src);
+    if (quarantined) return { sandbox, process: quarantined };
     return { sandbox };
   }
 
@@ -533,7 +605,9 @@ export class WorkerPool implements TaskPool {
     if (running) {
       slot.inflight.delete(running.id);
       const now = Date.now();
-      const error: PlainError = { name: "WorkerError", message: `Worker crashed: ${e.message}` };
+      const error: PlainError = e.error?.name === "MemoryLimitError"
+        ? { name: e.error.name, message: `Workflow "${running.job.source.name}" ${e.message}` }
+        : { name: "WorkerError", message: `Worker crashed: ${e.message}` };
       this.#settle(running, { ok: false, error, startedAt: now, endedAt: now });
     }
     this.#replace(slot);
