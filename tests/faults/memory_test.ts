@@ -1,0 +1,218 @@
+/**
+ * A plugin that allocates without bound (tests/fixtures/workflows/hog.ts), through the real
+ * CLI. In a worker thread it cannot be stopped, so the first incident stops orch cleanly
+ * (the watchdog, ORCH_MEMORY_LIMIT_MB) and quarantines the workflow; from then on it runs
+ * in memory-capped worker processes, where each of its tasks fails alone.
+ */
+import assert from "node:assert/strict";
+import { orch, readEvents, readState, REPO, type Sandbox, sandbox } from "../helpers/cli.ts";
+import { dagYaml } from "../helpers/dag.ts";
+
+const FIXTURES = new URL("../fixtures/workflows/", import.meta.url);
+/** Low enough to trip fast, above orch's own RSS (~100-170 MB). */
+const LIMITS = { ORCH_MEMORY_LIMIT_MB: "400", ORCH_QUARANTINE_MEMORY_MB: "32" };
+
+async function hogSandbox(): Promise<Sandbox> {
+  const sb = await sandbox();
+  for (const name of ["hog", "echo"]) {
+    await sb.write(
+      `workflows/${name}.ts`,
+      await Deno.readTextFile(new URL(`${name}.ts`, FIXTURES)),
+    );
+  }
+  await sb.write(
+    "dag.yaml",
+    dagYaml("mem", [
+      { id: "a", workflow_ref: "echo", params: { x: 1 } },
+      { id: "hog", workflow_ref: "hog" },
+      { id: "b", workflow_ref: "echo", depends_on: ["a"] },
+      { id: "after_hog", workflow_ref: "echo", depends_on: ["hog"] },
+    ]),
+  );
+  return sb;
+}
+
+function assertNoCrash(stderr: string): void {
+  assert.doesNotMatch(stderr, /Fatal JavaScript|out of memory: Reached heap limit|C stack trace/);
+  assert.doesNotMatch(stderr, /Stack backtrace|^\s+at /m);
+}
+
+async function quarantined(sb: Sandbox): Promise<string[]> {
+  const text = await Deno.readTextFile(`${sb.state}.quarantine.json`).catch(() => "");
+  return text ? JSON.parse(text).workflows.map((w: { workflow: string }) => w.workflow) : [];
+}
+
+function taskEnd(events: Record<string, unknown>[], runId: unknown, taskId: string) {
+  return events.find((e) =>
+    e.run_id === runId && e.task_id === taskId &&
+    (e.event === "task_ok" || e.event === "task_fail" || e.event === "task_skipped")
+  );
+}
+
+Deno.test({
+  name: "an allocating plugin: the first incident stops orch run cleanly and quarantines it; " +
+    "later runs contain it in a capped process; the quarantine is shown and clearable",
+  async fn() {
+    const sb = await hogSandbox();
+    const env = { ...sb.env, ...LIMITS };
+    try {
+      // First incident, in a thread: a clean, recorded, explained exit.
+      const first = await orch(["run", "--dag", "dag.yaml", "--json"], { cwd: sb.dir, env });
+      assert.equal(first.code, 1, first.stderr);
+      assertNoCrash(first.stderr);
+      assert.match(
+        first.stderr,
+        /orch: memory limit exceeded, RSS \d+ MB > ORCH_MEMORY_LIMIT_MB 400, while workflow "hog" ran in a worker thread .*quarantined.*orch workflows --unquarantine hog/,
+      );
+      const result = JSON.parse(first.stdout);
+      const hog = result.tasks.find((t: { id: string }) => t.id === "hog");
+      assert.match(hog.error, /Workflow "hog" exceeded the memory limit in a worker thread/);
+      const finished = (await readState(sb)).filter((e) => e.event === "run_finished");
+      assert.equal(finished.length, 1);
+      assert.equal(finished[0].status, "failed");
+      assert.ok((await readEvents(sb)).some((e) => e.event === "dag_done"), "dag_done recorded");
+      assert.deepEqual(await quarantined(sb), ["hog"]);
+
+      // The next run: hog runs in a 32 MB process and fails alone; the rest of the DAG runs.
+      const second = await orch(["run", "--dag", "dag.yaml", "--json"], { cwd: sb.dir, env });
+      assert.equal(second.code, 1, second.stderr);
+      assertNoCrash(second.stderr);
+      assert.match(second.stderr, /workflow "hog" is quarantined since .*capped at 32 MB/);
+      const r2 = JSON.parse(second.stdout);
+      const byId = Object.fromEntries(r2.tasks.map((t: { id: string }) => [t.id, t]));
+      assert.match(
+        byId.hog.error,
+        /Workflow "hog" exceeded its memory limit of 32 MB in a worker process/,
+      );
+      assert.equal(byId.a.status, "success");
+      assert.equal(byId.b.status, "success");
+      assert.equal(byId.after_hog.status, "skipped");
+      const events = await readEvents(sb);
+      const fail = taskEnd(events, r2.run_id, "hog");
+      assert.equal(fail?.event, "task_fail");
+
+      // Shown by `orch workflows`, cleared by --unquarantine.
+      const list = await orch(["workflows"], { cwd: sb.dir, env });
+      assert.match(list.stdout, /hog .*\n {2}quarantined since .*RSS \d+ MB/);
+      const json = JSON.parse((await orch(["workflows", "--json"], { cwd: sb.dir, env })).stdout);
+      assert.ok(json.find((w: { name: string }) => w.name === "hog").quarantine);
+      const release = await orch(["workflows", "--unquarantine", "hog"], { cwd: sb.dir, env });
+      assert.equal(release.code, 0);
+      assert.match(release.stdout, /Released from quarantine: hog/);
+      assert.deepEqual(await quarantined(sb), []);
+      const again = await orch(["workflows", "--unquarantine", "hog"], { cwd: sb.dir, env });
+      assert.match(again.stdout, /Not quarantined: hog/);
+    } finally {
+      await sb.cleanup();
+    }
+  },
+});
+
+/** Starts `scheduler --serve` over one schedule (id `id`) of `dag`. */
+async function serve(sb: Sandbox, id: string, dag: string): Promise<Deno.ChildProcess> {
+  await sb.write(
+    `sched_${id}/s.yaml`,
+    `- {id: ${id}, cron: "* * * * *", dag: ${dag}, tenant: t, enabled: true}\n`,
+  );
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      `${REPO}/main.ts`,
+      "scheduler",
+      "--dir",
+      `sched_${id}`,
+      "--serve",
+    ],
+    cwd: sb.dir,
+    env: { ...sb.env, ...LIMITS, SCHED_MAX_PARALLEL: "3", SCHED_TICK_MS: "200", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** RSS (MB), threads and runnable threads of a process, from /proc. */
+async function measure(pid: number) {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  const threads = Number(/Threads:\s+(\d+)/.exec(status)![1]);
+  let runnable = 0;
+  for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`).catch(() => "");
+    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "R") runnable++;
+  }
+  return { rssMb, threads, runnable };
+}
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "an allocating plugin under --serve: the first incident ends the scheduler cleanly; " +
+    "after the restart 100 such tasks in a row fail alone, no leaked threads, bounded RSS",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const sb = await hogSandbox();
+    const fine = Array.from({ length: 5 }, (_, i) => ({ id: `fine${i}`, workflow_ref: "echo" }));
+    const hogs = Array.from({ length: 100 }, (_, i) => ({ id: `hog${i}`, workflow_ref: "hog" }));
+    await sb.write("hogs.yaml", dagYaml("hogs", [...fine, ...hogs]));
+    try {
+      // The incident: the scheduler stops by itself, with the line, after recording the run.
+      const first = await serve(sb, "s1", "dag.yaml");
+      const out = await first.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assertNoCrash(stderr);
+      assert.match(stderr, /orch: memory limit exceeded.*workflow "hog".*stopping/);
+      const state = await readState(sb);
+      assert.equal(state.filter((e) => e.event === "run_finished").length, 1);
+      assert.deepEqual(await quarantined(sb), ["hog"]);
+
+      // The restart (systemd Restart=always): 100 hog tasks, each contained.
+      const child = await serve(sb, "s2", "hogs.yaml");
+      try {
+        const failed = async (n: number) => {
+          const ev = await readEvents(sb).catch(() => []);
+          const k = ev.filter((e) => e.event === "task_fail" && e.dag_name === "hogs").length;
+          return k >= n ? k : undefined;
+        };
+        await until("10 hog tasks to fail", 60_000, () => failed(10));
+        const early = await measure(child.pid);
+        const done = await until("the hogs run to finish", 120_000, async () => {
+          const ev = await readEvents(sb).catch(() => []);
+          return ev.find((e) => e.event === "dag_done" && e.dag_name === "hogs");
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        const late = await measure(child.pid);
+        assert.equal(done.tasks_failed, 100);
+        assert.equal(done.tasks_succeeded, 5);
+        const events = await readEvents(sb);
+        const errors = events.filter((e) => e.event === "task_fail" && e.dag_name === "hogs")
+          .map((e) => String(e.error));
+        assert.ok(errors.every((e) => /exceeded its memory limit of 32 MB/.test(e)), errors[0]);
+        console.log(
+          `100 hog tasks under --serve (quarantined, 32 MB processes): after 10 RSS ${
+            early.rssMb.toFixed(0)
+          } MB, threads ${early.threads}; after 100 (idle) RSS ${late.rssMb.toFixed(0)} MB, ` +
+            `threads ${late.threads}, runnable ${late.runnable}`,
+        );
+        assert.ok(late.threads <= early.threads + 2, `threads ${early.threads} -> ${late.threads}`);
+        assert.ok(late.runnable <= 1, `runnable threads ${late.runnable}`);
+        assert.ok(late.rssMb - early.rssMb < 60, `RSS ${early.rssMb} -> ${late.rssMb} MB`);
+        assert.ok(late.rssMb < 400, `RSS ${late.rssMb} MB`);
+      } finally {
+        child.kill("SIGTERM");
+        await child.output();
+      }
+    } finally {
+      await sb.cleanup();
+    }
+  },
+});
