@@ -108,6 +108,38 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "an allocating plugin outside the V8 heap (typed arrays): the RSS watchdog catches it " +
+    "in a thread; in its quarantine process the RSS cap kills it",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const sb = await sandbox();
+    const env = { ...sb.env, ...LIMITS };
+    try {
+      await sb.write(
+        "workflows/buffer_hog.ts",
+        await Deno.readTextFile(new URL("buffer_hog.ts", FIXTURES)),
+      );
+      await sb.write("dag.yaml", dagYaml("buf", [{ id: "buf", workflow_ref: "buffer_hog" }]));
+      const first = await orch(["run", "--dag", "dag.yaml"], { cwd: sb.dir, env });
+      assert.equal(first.code, 1, first.stderr);
+      assertNoCrash(first.stderr);
+      assert.match(first.stderr, /memory limit exceeded.*workflow "buffer_hog"/);
+      assert.deepEqual(await quarantined(sb), ["buffer_hog"]);
+      // A 32 MB heap cap alone would not stop it (measured: 1 GB of typed arrays).
+      const second = await orch(["run", "--dag", "dag.yaml"], { cwd: sb.dir, env });
+      assert.equal(second.code, 1, second.stderr);
+      assertNoCrash(second.stderr);
+      assert.match(
+        second.stderr,
+        /Workflow "buffer_hog" exceeded its memory limit of 32 MB in a worker process \(killed at RSS \d+ MB, over 32 \+ 256 MB\)/,
+      );
+    } finally {
+      await sb.cleanup();
+    }
+  },
+});
+
 /** Starts `scheduler --serve` over one schedule (id `id`) of `dag`. */
 async function serve(sb: Sandbox, id: string, dag: string): Promise<Deno.ChildProcess> {
   await sb.write(
