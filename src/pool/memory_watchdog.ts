@@ -22,6 +22,8 @@ export interface MemoryWatchdogOptions {
   intervalMs?: number;
   /** The process's RSS in bytes (default `Deno.memoryUsage().rss`). */
   rssBytes?: () => number;
+  /** Whether there is anything to watch; when it returns false the watchdog stops itself. */
+  active?: () => boolean;
 }
 
 /** Default sampling period: a plugin allocating ~1.2 GB/s (measured) gains ~60 MB between samples. */
@@ -36,6 +38,7 @@ export class MemoryWatchdog {
   readonly #onOver: (rssMb: number) => boolean;
   readonly #intervalMs: number;
   readonly #rssBytes: () => number;
+  readonly #active: () => boolean;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** @param options Limit, callback, period and RSS source. */
@@ -47,12 +50,13 @@ export class MemoryWatchdog {
     this.#onOver = options.onOver;
     this.#intervalMs = options.intervalMs ?? WATCHDOG_INTERVAL_MS;
     this.#rssBytes = options.rssBytes ?? (() => Deno.memoryUsage().rss);
+    this.#active = options.active ?? (() => true);
   }
 
   /** Starts sampling (no-op when running). */
   start(): void {
     if (this.#timer !== undefined) return;
-    const timer = setInterval(() => this.check(), this.#intervalMs);
+    const timer = setInterval(() => this.#active() ? this.check() : this.stop(), this.#intervalMs);
     Deno.unrefTimer(timer);
     this.#timer = timer;
   }

@@ -148,6 +148,8 @@ export class WorkerPool implements TaskPool {
         intervalMs: limit.intervalMs,
         rssBytes: limit.rssBytes,
         onOver: (rssMb) => this.#onMemoryLimit(rssMb),
+        // Idle (or only processes busy): stop sampling until the next submit.
+        active: () => this.#slots.some((s) => s.inflight.size > 0 && !s.spec.process),
       });
       this.#memory = { options: limit, watchdog };
     }
