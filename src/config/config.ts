@@ -98,11 +98,26 @@ export function loadConfig(
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
     execution: executionSetting(env.ORCH_EXECUTION),
-    memoryLimitMb: env.ORCH_MEMORY_LIMIT_MB?.trim() === "0"
-      ? 0
-      : positiveInt(env, "ORCH_MEMORY_LIMIT_MB", defaultMemoryLimitMb()),
+    memoryLimitMb: memoryLimit(env.ORCH_MEMORY_LIMIT_MB),
     quarantineMemoryMb: positiveInt(env, "ORCH_QUARANTINE_MEMORY_MB", 512),
   });
+}
+
+/** Below this, orch's own RSS (100-170 MB) would trip the watchdog with any workflow. */
+const MIN_MEMORY_LIMIT_MB = 256;
+
+function memoryLimit(raw: string | undefined): number {
+  const v = raw?.trim();
+  if (!v) return defaultMemoryLimitMb();
+  const n = Number(v);
+  if (n === 0) return 0;
+  if (!Number.isInteger(n) || n < MIN_MEMORY_LIMIT_MB) {
+    throw new ConfigError(
+      "ORCH_MEMORY_LIMIT_MB",
+      `Cannot read ORCH_MEMORY_LIMIT_MB="${raw}": expected 0 (off) or a whole number >= ${MIN_MEMORY_LIMIT_MB}`,
+    );
+  }
+  return n;
 }
 
 /**
