@@ -276,7 +276,8 @@ export class WorkerPool implements TaskPool {
 
   /**
    * Over the memory limit: the job running in each busy thread is a suspect (a thread runs
-   * its jobs in order, so it is the first in flight). Fails them, cancels the rest, closes.
+   * its jobs in order, so it is the first in flight), unless it is of a workflow known to be
+   * fast while others are not. Fails the suspects, cancels the rest, closes.
    * @returns Whether the watchdog may stop (false: no job in a thread, keep watching).
    */
   #onMemoryLimit(rssMb: number): boolean {
@@ -290,6 +291,9 @@ export class WorkerPool implements TaskPool {
       }
     }
     if (suspects.length === 0 || !this.#memory) return false;
+    // A job of a workflow known to finish in under a millisecond only happened to be there.
+    const slow = suspects.filter((p) => !this.#isFast(p.key));
+    if (slow.length) suspects.splice(0, suspects.length, ...slow);
     const { options } = this.#memory;
     const message = options.onExceeded({
       rssMb,

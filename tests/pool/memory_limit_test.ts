@@ -9,15 +9,29 @@ import type { WorkerSpec } from "../../src/pool/worker_pool.ts";
 import type { FromWorker, ToWorker } from "../../src/pool/protocol.ts";
 import type { WorkflowSource } from "../../src/workflows/registry.ts";
 
-/** A worker that accepts jobs and never answers (a busy thread). */
+/** A worker that accepts jobs and answers only when told to (a busy thread). */
 class BusyWorker implements WorkerLike {
   onmessage: ((e: MessageEvent<FromWorker>) => void) | null = null;
   onerror: ((e: ErrorEvent) => void) | null = null;
-  jobs = 0;
+  ids: number[] = [];
   terminated = false;
   constructor(readonly spec: WorkerSpec) {}
   postMessage(msg: ToWorker): void {
-    if (msg.type === "jobs") this.jobs += msg.lengths.length;
+    if (msg.type === "jobs") { for (const j of JSON.parse(msg.jobs)) this.ids.push(j.id); }
+  }
+  /** Reports the oldest job as done after 0.01 ms. */
+  finishOne(): void {
+    const id = this.ids.shift()!;
+    this.onmessage?.({
+      data: {
+        type: "report",
+        started: [],
+        logs: [],
+        ended: [id, 1000, 1000.01, 2],
+        outputs: "{}",
+        errors: [],
+      },
+    } as unknown as MessageEvent<FromWorker>);
   }
   terminate(): void {
     this.terminated = true;
@@ -40,31 +54,38 @@ function failure(o: JobOutcome): Extract<JobOutcome, { ok: false }> {
 }
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-Deno.test("WorkerPool memory limit: fails the jobs running in threads, cancels the rest, closes", async () => {
-  const workers: BusyWorker[] = [];
-  let rssMb = 100;
-  const incidents: { rssMb: number; limitMb: number; suspects: MemorySuspect[] }[] = [];
+type Incident = { rssMb: number; limitMb: number; suspects: MemorySuspect[] };
+
+/** A pool of 2 busy workers whose RSS the test sets, recording incidents. */
+function watchedPool() {
+  const t = { workers: [] as BusyWorker[], rssMb: 100, incidents: [] as Incident[] };
   const pool = new WorkerPool({
     size: 2,
     spawn: (spec) => {
       const w = new BusyWorker(spec);
-      workers.push(w);
+      t.workers.push(w);
       return w;
     },
     memoryLimit: {
       limitMb: 400,
       intervalMs: 5,
-      rssBytes: () => rssMb * 2 ** 20,
+      rssBytes: () => t.rssMb * 2 ** 20,
       onExceeded: (incident) => {
-        incidents.push(incident);
+        t.incidents.push(incident);
         return "too much memory";
       },
     },
   });
+  return Object.assign(t, { pool });
+}
+
+Deno.test("WorkerPool memory limit: fails the jobs running in threads, cancels the rest, closes", async () => {
+  const t = watchedPool();
+  const { pool, workers, incidents } = t;
   const runs = [job(hog, "a"), job(other, "b"), job(hog, "c")].map((j) => pool.run(j));
   await wait(30);
   assert.equal(incidents.length, 0, "under the limit nothing happens");
-  rssMb = 450;
+  t.rssMb = 450;
   // The watchdog's timer does not keep the process alive: wait with one that does.
   for (let i = 0; i < 200 && incidents.length === 0; i++) await wait(5);
   const [a, b, c] = (await Promise.all(runs)).map(failure);
@@ -112,4 +133,24 @@ Deno.test("WorkerPool memory limit: over the limit with no job in a thread, noth
   assert.deepEqual(spawned.map((s) => s.process), [{ memoryMb: 32 }]);
   await pool.close();
   assert.equal(failure(await running).cancelled, true);
+});
+
+Deno.test("WorkerPool memory limit: a job of a known-fast workflow beside a slow one is not blamed", async () => {
+  const t = watchedPool();
+  const { pool, workers } = t;
+  // "other" shows itself fast (0.01 ms) in worker 0; then a hog job runs in worker 1 and
+  // another "other" job sits in worker 0 when the limit is passed.
+  const warm = pool.run(job(other, "warm"));
+  await wait(1);
+  workers[0].finishOne();
+  await warm;
+  const jobs = [pool.run(job(hog, "h")), pool.run(job(other, "o"))];
+  await wait(1);
+  t.rssMb = 500;
+  for (let i = 0; i < 200 && t.incidents.length === 0; i++) await wait(5);
+  const [h, o] = (await Promise.all(jobs)).map(failure);
+  assert.deepEqual(t.incidents.map((i) => i.suspects.map((s) => s.taskId)), [["h"]]);
+  assert.equal(h.error.name, "MemoryLimitError");
+  assert.equal(o.cancelled, true);
+  await pool.close();
 });
