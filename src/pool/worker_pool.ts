@@ -6,10 +6,11 @@ import type { FromWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
 import { cancelled, OkOutcome } from "./_outcomes.ts";
-import { type MemoryLimitOptions, MemoryWatchdog } from "./memory_watchdog.ts";
+import type { MemoryLimitOptions } from "./memory_watchdog.ts";
+import { ThreadMemoryGuard } from "./_memory_guard.ts";
 
 export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
-export type { MemoryLimitOptions, MemorySuspect } from "./memory_watchdog.ts";
+export type { MemoryIncident, MemoryLimitOptions, MemorySuspect } from "./memory_watchdog.ts";
 
 /** Jobs a worker may hold at once when all of them are known to be fast... */
 const MIN_PIPELINE = 64;
@@ -130,7 +131,7 @@ export class WorkerPool implements TaskPool {
   #closed = false;
   #leaked = 0;
   #isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
-  #memory?: { options: MemoryLimitOptions; watchdog: MemoryWatchdog };
+  #memory?: ThreadMemoryGuard<Pending>;
 
   /** @param options Pool size and worker factory. */
   constructor(options: WorkerPoolOptions) {
@@ -141,17 +142,13 @@ export class WorkerPool implements TaskPool {
     this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
     this.#isolate = options.isolate;
-    const limit = options.memoryLimit;
-    if (limit) {
-      const watchdog = new MemoryWatchdog({
-        limitMb: limit.limitMb,
-        intervalMs: limit.intervalMs,
-        rssBytes: limit.rssBytes,
-        onOver: (rssMb) => this.#onMemoryLimit(rssMb),
-        // Idle (or only processes busy): stop sampling until the next submit.
-        active: () => this.#slots.some((s) => s.inflight.size > 0 && !s.spec.process),
+    if (options.memoryLimit) {
+      this.#memory = new ThreadMemoryGuard(options.memoryLimit, {
+        busyThreads: () => this.#slots.some((s) => s.inflight.size > 0 && !s.spec.process),
+        suspects: () => this.#memorySuspects(),
+        fail: (p, error) => this.#failAndReplace(p, error),
+        shutdown: (reason) => this.#shutdown(reason),
       });
-      this.#memory = { options: limit, watchdog };
     }
     // Workers start lazily: a slot's worker is spawned when a job or an inspection
     // needs it, so a process that only validates pays for one worker at most.
@@ -190,7 +187,7 @@ export class WorkerPool implements TaskPool {
       return;
     }
     this.#queue.push(p);
-    this.#memory?.watchdog.start();
+    this.#memory?.start();
     this.#scheduleDispatch();
   }
 
@@ -259,7 +256,7 @@ export class WorkerPool implements TaskPool {
   /** Cancels every job with `reason` and stops the workers. */
   #shutdown(reason: string): void {
     this.#closed = true;
-    this.#memory?.watchdog.stop();
+    this.#memory?.stop();
     for (const slot of this.#slots) {
       for (const p of slot.inflight.values()) this.#settle(p, cancelled(reason));
       slot.inflight.clear();
@@ -277,10 +274,9 @@ export class WorkerPool implements TaskPool {
   /**
    * Over the memory limit: the job running in each busy thread is a suspect (a thread runs
    * its jobs in order, so it is the first in flight), unless it is of a workflow known to be
-   * fast while others are not. Fails the suspects, cancels the rest, closes.
-   * @returns Whether the watchdog may stop (false: no job in a thread, keep watching).
+   * fast while others are not.
    */
-  #onMemoryLimit(rssMb: number): boolean {
+  #memorySuspects() {
     const suspects: Pending[] = [];
     for (const s of this.#slots) {
       if (!s.worker || s.spec.process) continue;
@@ -290,33 +286,28 @@ export class WorkerPool implements TaskPool {
         break;
       }
     }
-    if (suspects.length === 0 || !this.#memory) return false;
     // A job of a workflow known to finish in under a millisecond only happened to be there.
     const slow = suspects.filter((p) => !this.#isFast(p.key));
-    if (slow.length) suspects.splice(0, suspects.length, ...slow);
-    const { options } = this.#memory;
-    const message = options.onExceeded({
-      rssMb,
-      limitMb: options.limitMb,
-      suspects: suspects.map((p) => ({
+    return (slow.length ? slow : suspects).map((p) => ({
+      job: p,
+      suspect: {
         source: p.job.source,
         runId: p.job.runId,
         taskId: p.job.taskId,
         attempt: p.job.attempt,
-      })),
-    });
-    const now = Date.now();
-    for (const p of suspects) {
-      this.#settle(p, {
-        ok: false,
-        error: { name: "MemoryLimitError", message },
-        startedAt: now,
-        endedAt: now,
-      });
+      },
+    }));
+  }
+
+  /** Fails a job in flight and replaces its worker (the jobs queued behind it go back). */
+  #failAndReplace(p: Pending, error: PlainError): void {
+    for (const slot of this.#slots) {
+      if (!slot.inflight.delete(p.id)) continue;
+      const now = Date.now();
+      this.#settle(p, { ok: false, error, startedAt: now, endedAt: now });
+      this.#replace(slot);
+      return;
     }
-    this.#leaked += suspects.length;
-    this.#shutdown(`Cancelled: orch is stopping (memory limit exceeded)`);
-    return true;
   }
 
   get #defaultKey(): string {

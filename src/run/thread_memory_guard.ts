@@ -8,9 +8,8 @@ import { quarantinePath, readQuarantine } from "./quarantine.ts";
  * The pool options that keep unbounded allocation in worker threads from aborting orch:
  * quarantined workflows run in worker processes capped at `ORCH_QUARANTINE_MEMORY_MB` (or
  * their own `memoryMb`), and the RSS watchdog (`ORCH_MEMORY_LIMIT_MB`, 0 = off) quarantines
- * the workflows running in threads when the limit is passed and stops the process cleanly.
- * The quarantine is read once, here: a scheduler picks up a new entry at its next start,
- * which is the incident's own restart.
+ * the workflows running in threads when the limit is passed, at once for this process too,
+ * and stops the process cleanly when their threads cannot be stopped.
  * @param config The config (state store path, limits).
  * @param stderr Writes one line (notices and the incident line).
  * @returns `isolate` and `memoryLimit` for {@link WorkerPoolOptions}.
@@ -22,8 +21,10 @@ export function threadMemoryGuard(
   const path = quarantinePath(config.paths.statePath);
   const quarantine = readQuarantine(path, { onWarning: stderr });
   const noticed = new Set<string>();
+  // A thread's isolate aborts the process at the V8 heap limit: stop before that.
+  const criticalMb = getHeapStatistics().heap_size_limit / 2 ** 20 * 0.9;
   return {
-    isolate: quarantine.size === 0 ? undefined : (source) => {
+    isolate: (source) => {
       const q = quarantine.get(source.name);
       if (!q) return undefined;
       if (!noticed.has(q.workflow)) {
@@ -38,11 +39,14 @@ export function threadMemoryGuard(
     },
     memoryLimit: config.memoryLimitMb === 0 ? undefined : {
       limitMb: config.memoryLimitMb,
-      onExceeded: memoryIncidentHandler({
+      criticalMb,
+      ...memoryIncidentHandler({
         quarantinePath: path,
         stderr,
-        // A thread's isolate aborts the process at the V8 heap limit: exit before that.
-        criticalMb: getHeapStatistics().heap_size_limit / 2 ** 20 * 0.9,
+        onQuarantined: (entries) => {
+          for (const e of entries) if (!quarantine.has(e.workflow)) quarantine.set(e.workflow, e);
+        },
+        criticalMb,
       }),
     },
   };

@@ -3,10 +3,10 @@ import { getHeapStatistics } from "node:v8";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
 
 Deno.test("loadConfig() reads ORCH_MEMORY_LIMIT_MB and ORCH_QUARANTINE_MEMORY_MB", async (t) => {
-  await t.step("defaults: 3/4 of the V8 heap limit, 512", () => {
+  await t.step("defaults: 2/3 of the V8 heap limit, 512", () => {
     const c = loadConfig({}, { cwd: "/tmp" });
     const heapMb = getHeapStatistics().heap_size_limit / 2 ** 20;
-    assert.equal(c.memoryLimitMb, Math.floor(heapMb * 0.75));
+    assert.equal(c.memoryLimitMb, Math.floor(heapMb * 2 / 3));
     assert.equal(c.quarantineMemoryMb, 512);
   });
   await t.step("0 turns the watchdog off; values are kept", () => {

@@ -58,7 +58,13 @@ type Incident = { rssMb: number; limitMb: number; suspects: MemorySuspect[] };
 
 /** A pool of 2 busy workers whose RSS the test sets, recording incidents. */
 function watchedPool() {
-  const t = { workers: [] as BusyWorker[], rssMb: 100, incidents: [] as Incident[] };
+  const t = {
+    workers: [] as BusyWorker[],
+    rssMb: 100,
+    incidents: [] as Incident[],
+    contained: 0,
+    stuck: 0,
+  };
   const pool = new WorkerPool({
     size: 2,
     spawn: (spec) => {
@@ -70,24 +76,31 @@ function watchedPool() {
       limitMb: 400,
       intervalMs: 5,
       rssBytes: () => t.rssMb * 2 ** 20,
+      graceMs: 40,
       onExceeded: (incident) => {
         t.incidents.push(incident);
         return "too much memory";
       },
+      onContained: () => t.contained++,
+      onStuck: () => t.stuck++,
     },
   });
   return Object.assign(t, { pool });
 }
 
-Deno.test("WorkerPool memory limit: fails the jobs running in threads, cancels the rest, closes", async () => {
+/** Waits (with a timer that keeps the test alive, unlike the watchdog's) until `done()`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !done(); i++) await wait(5);
+}
+
+Deno.test("WorkerPool memory limit: fails the suspects; RSS stays up: stuck, cancels the rest, closes", async () => {
   const t = watchedPool();
   const { pool, workers, incidents } = t;
   const runs = [job(hog, "a"), job(other, "b"), job(hog, "c")].map((j) => pool.run(j));
   await wait(30);
   assert.equal(incidents.length, 0, "under the limit nothing happens");
   t.rssMb = 450;
-  // The watchdog's timer does not keep the process alive: wait with one that does.
-  for (let i = 0; i < 200 && incidents.length === 0; i++) await wait(5);
+  await until(() => t.stuck > 0);
   const [a, b, c] = (await Promise.all(runs)).map(failure);
   assert.equal(incidents.length, 1);
   assert.equal(Math.round(incidents[0].rssMb), 450);
@@ -95,15 +108,37 @@ Deno.test("WorkerPool memory limit: fails the jobs running in threads, cancels t
   assert.deepEqual(incidents[0].suspects.map((s) => s.taskId), ["a", "b"]);
   assert.deepEqual(a.error, { name: "MemoryLimitError", message: "too much memory" });
   assert.deepEqual(b.error, { name: "MemoryLimitError", message: "too much memory" });
-  assert.equal(c.cancelled, true, "the queued job is cancelled");
+  assert.equal(c.cancelled, true, "the job still waiting is cancelled");
   assert.match(c.error!.message, /memory limit exceeded/);
+  assert.equal(t.contained, 0);
   assert.ok(workers.every((w) => w.terminated));
   assert.equal(pool.leakedWorkers, 2);
   const later = failure(await pool.run(job(other, "d")));
   assert.equal(later.cancelled, true, "the pool is closed");
   await wait(20);
-  assert.equal(incidents.length, 1, "the watchdog stopped");
+  assert.equal(incidents.length + t.stuck, 2, "the watchdog stopped");
   await pool.close();
+});
+
+Deno.test("WorkerPool memory limit: RSS back under the limit: contained, the pool goes on", async () => {
+  const t = watchedPool();
+  const { pool, workers } = t;
+  const first = pool.run(job(hog, "a"));
+  await wait(10);
+  t.rssMb = 450;
+  await until(() => t.incidents.length > 0);
+  const a = failure(await first);
+  assert.equal(a.error.name, "MemoryLimitError");
+  assert.equal(workers[0].terminated, true, "its worker was replaced");
+  t.rssMb = 120; // the stopped thread's memory was freed
+  await until(() => t.contained > 0);
+  assert.equal(t.contained, 1);
+  assert.equal(t.stuck, 0);
+  const next = pool.run(job(other, "b"));
+  await wait(10);
+  assert.equal(workers.at(-1)!.ids.length, 1, "the next job went to a new worker");
+  await pool.close();
+  assert.equal(failure(await next).cancelled, true);
 });
 
 Deno.test("WorkerPool memory limit: over the limit with no job in a thread, nothing is blamed", async () => {
@@ -124,6 +159,7 @@ Deno.test("WorkerPool memory limit: over the limit with no job in a thread, noth
         calls++;
         return "";
       },
+      onStuck: () => calls++,
     },
   });
   // A quarantined workflow runs in a process: the watchdog does not blame it.
@@ -147,7 +183,7 @@ Deno.test("WorkerPool memory limit: a job of a known-fast workflow beside a slow
   const jobs = [pool.run(job(hog, "h")), pool.run(job(other, "o"))];
   await wait(1);
   t.rssMb = 500;
-  for (let i = 0; i < 200 && t.incidents.length === 0; i++) await wait(5);
+  await until(() => t.stuck > 0);
   const [h, o] = (await Promise.all(jobs)).map(failure);
   assert.deepEqual(t.incidents.map((i) => i.suspects.map((s) => s.taskId)), [["h"]]);
   assert.equal(h.error.name, "MemoryLimitError");
