@@ -4,10 +4,11 @@
  * Why: worker threads share the process, and Deno gives a Web Worker no heap limit of its
  * own. A workflow that allocates without bound in a thread grows until its V8 isolate
  * reaches the heap limit, and then V8 aborts the whole process (exit 133, a C backtrace,
- * nothing recorded). `worker.terminate()` cannot stop it either (measured: an allocating
- * loop keeps running after `terminate()`, as a spinning one does). Sampling the RSS lets
- * orch act while it still can: fail the attempt, quarantine the workflow into worker
- * processes, record and stop cleanly.
+ * nothing recorded). `worker.terminate()` stops such a thread only if its plugin yields
+ * (measured: an allocating synchronous loop keeps running after `terminate()`, as a
+ * spinning one does). Sampling the RSS lets orch act while it still can: fail the attempt,
+ * quarantine the workflow into worker processes, stop the thread, or, when it cannot be
+ * stopped, record and stop cleanly.
  * @module
  */
 import type { WorkflowSource } from "../workflows/registry.ts";
