@@ -25,7 +25,7 @@ export function threadMemoryGuard(
   const criticalMb = getHeapStatistics().heap_size_limit / 2 ** 20 * 0.9;
   return {
     isolate: (source) => {
-      const q = quarantine.get(source.name);
+      const q = quarantine.size === 0 ? undefined : quarantine.get(source.name);
       if (!q) return undefined;
       if (!noticed.has(q.workflow)) {
         noticed.add(q.workflow);
