@@ -4,6 +4,7 @@ import { sleep } from "../lib/sleep.ts";
 import { WorkerPool } from "../pool/worker_pool.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
 import { openStore } from "../run/open_store.ts";
+import { threadMemoryGuard } from "../run/thread_memory_guard.ts";
 import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts";
 import type { EventLogLike, Store } from "../store/store.ts";
 import { BUILTIN_WORKFLOWS } from "../workflows/builtin.gen.ts";
@@ -79,6 +80,7 @@ export class AppContext {
     return this.#pool ??= new WorkerPool({
       size: this.config.maxParallel,
       defaultSandbox: sandbox && sandboxProfile(undefined, sandbox),
+      ...threadMemoryGuard(this.config, (line) => this.io.stderr(line + "\n")),
     });
   }
 

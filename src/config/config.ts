@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from "node:path";
+import { getHeapStatistics } from "node:v8";
 import { OrchestratorError } from "../lib/errors.ts";
 import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts";
 
@@ -33,6 +34,13 @@ export interface Config {
    * PostgreSQL store).
    */
   readonly execution: "local" | "distributed";
+  /**
+   * RSS limit in MiB watched while workflows run in worker threads (`ORCH_MEMORY_LIMIT_MB`;
+   * default 2/3 of the V8 heap limit; 0 turns the watchdog off).
+   */
+  readonly memoryLimitMb: number;
+  /** Heap cap in MiB of the worker processes of quarantined workflows (`ORCH_QUARANTINE_MEMORY_MB`). */
+  readonly quarantineMemoryMb: number;
 }
 
 /** Thrown when an environment variable has a value orch cannot use. */
@@ -90,7 +98,35 @@ export function loadConfig(
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
     execution: executionSetting(env.ORCH_EXECUTION),
+    memoryLimitMb: memoryLimit(env.ORCH_MEMORY_LIMIT_MB),
+    quarantineMemoryMb: positiveInt(env, "ORCH_QUARANTINE_MEMORY_MB", 512),
   });
+}
+
+/** Below this, orch's own RSS (100-170 MB) would trip the watchdog with any workflow. */
+const MIN_MEMORY_LIMIT_MB = 256;
+
+function memoryLimit(raw: string | undefined): number {
+  const v = raw?.trim();
+  if (!v) return defaultMemoryLimitMb();
+  const n = Number(v);
+  if (n === 0) return 0;
+  if (!Number.isInteger(n) || n < MIN_MEMORY_LIMIT_MB) {
+    throw new ConfigError(
+      "ORCH_MEMORY_LIMIT_MB",
+      `Cannot read ORCH_MEMORY_LIMIT_MB="${raw}": expected 0 (off) or a whole number >= ${MIN_MEMORY_LIMIT_MB}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * 2/3 of the V8 heap limit (4 GiB on a 23 GB machine): one thread's isolate reaches that
+ * limit only after the process's RSS passed this, so the watchdog acts first, with ~1 s of
+ * headroom for a thread allocating ~1.2 GB/s (measured) that cannot be stopped.
+ */
+function defaultMemoryLimitMb(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20 * 2 / 3);
 }
 
 function executionSetting(raw: string | undefined): "local" | "distributed" {

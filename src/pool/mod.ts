@@ -13,4 +13,5 @@ export type {
 } from "./task_pool.ts";
 export type { WorkflowInfo } from "./protocol.ts";
 export { type WorkerLike, WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
+export type { MemoryIncident, MemoryLimitOptions, MemorySuspect } from "./memory_watchdog.ts";
 export { InlinePool } from "./inline_pool.ts";

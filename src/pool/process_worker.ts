@@ -3,12 +3,16 @@ import { fileURLToPath } from "node:url";
 import type { WorkerPermissions } from "../workflows/permissions.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import type { WorkerLike } from "./worker_spawn.ts";
+import { PROCESS_RSS_OVERHEAD_MB, watchProcessRss } from "./process_rss_guard.ts";
 
 /** Options of a worker process. */
 export interface ProcessWorkerOptions {
   /** Deno permissions of the process; undefined: those this process was granted. */
   permissions?: WorkerPermissions;
-  /** V8 heap limit in MiB; past it the process dies and only its attempt fails. */
+  /**
+   * V8 heap limit in MiB; past it the process dies and only its attempt fails. Its RSS is
+   * also capped, at this plus {@link PROCESS_RSS_OVERHEAD_MB} (memory outside the heap).
+   */
   memoryMb?: number;
 }
 
@@ -30,6 +34,8 @@ export class ProcessWorker implements WorkerLike {
   #writes: Promise<void> = Promise.resolve();
   #alive = true;
   #stderr = "";
+  /** The RSS (MiB) at which the parent killed the child. */
+  #killedAtMb: number | undefined;
 
   /** @param options Permissions and heap limit. */
   constructor(options: ProcessWorkerOptions = {}) {
@@ -42,14 +48,29 @@ export class ProcessWorker implements WorkerLike {
     this.#writer = this.#child.stdin.getWriter();
     this.#readStdout();
     this.#readStderr();
+    const unwatch = options.memoryMb
+      ? watchProcessRss(this.#child.pid, options.memoryMb + PROCESS_RSS_OVERHEAD_MB, (mb) => {
+        this.#killedAtMb = mb;
+        this.#child.kill("SIGKILL");
+      })
+      : () => {};
     this.#child.status.then((st) => {
+      unwatch();
       if (!this.#alive) return;
       this.#alive = false;
       const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
-      const oom = /out of memory|heap limit/i.test(this.#stderr) || st.code === 133;
-      const message = `Worker process exited with ${how}` +
-        (oom ? " (out of memory: the workflow exceeded its memory limit)" : "");
-      this.onerror?.({ message, error: new Error(message), preventDefault() {} } as ErrorEvent);
+      const killed = this.#killedAtMb;
+      const oom = /out of memory|heap limit/i.test(this.#stderr) || st.code === 133 || !!killed;
+      const cap = options.memoryMb ? ` of ${options.memoryMb} MB` : "";
+      const rssCap = `${options.memoryMb} + ${PROCESS_RSS_OVERHEAD_MB} MB`;
+      const detail = killed
+        ? `killed at RSS ${Math.round(killed)} MB, over ${rssCap}`
+        : `Worker process exited with ${how}: out of memory`;
+      const message = oom
+        ? `exceeded its memory limit${cap} in a worker process (${detail})`
+        : `Worker process exited with ${how}`;
+      const error = Object.assign(new Error(message), oom ? { name: "MemoryLimitError" } : {});
+      this.onerror?.({ message, error, preventDefault() {} } as ErrorEvent);
     });
   }
 

@@ -6,8 +6,11 @@ import type { FromWorker, WorkflowInfo } from "./protocol.ts";
 import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
 import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
 import { cancelled, OkOutcome } from "./_outcomes.ts";
+import type { MemoryLimitOptions } from "./memory_watchdog.ts";
+import { ThreadMemoryGuard } from "./_memory_guard.ts";
 
 export type { WorkerLike, WorkerSpec } from "./worker_spawn.ts";
+export type { MemoryIncident, MemoryLimitOptions, MemorySuspect } from "./memory_watchdog.ts";
 
 /** Jobs a worker may hold at once when all of them are known to be fast... */
 const MIN_PIPELINE = 64;
@@ -63,6 +66,13 @@ export interface WorkerPoolOptions {
   spawn?: (spec: WorkerSpec) => WorkerLike;
   /** Sandbox of jobs whose source has none, and of inspections. Default: inherit. */
   defaultSandbox?: SandboxProfile;
+  /**
+   * Workflows to run in worker processes although they did not ask (the memory
+   * quarantine): returns the process options, or undefined for a thread.
+   */
+  isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
+  /** Watch this process's RSS while jobs run in threads (see `MemoryLimitOptions`). */
+  memoryLimit?: MemoryLimitOptions;
 }
 
 /**
@@ -120,6 +130,8 @@ export class WorkerPool implements TaskPool {
   #inspected = new Map<string, Promise<WorkflowInfo>>();
   #closed = false;
   #leaked = 0;
+  #isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
+  #memory?: ThreadMemoryGuard<Pending>;
 
   /** @param options Pool size and worker factory. */
   constructor(options: WorkerPoolOptions) {
@@ -129,6 +141,15 @@ export class WorkerPool implements TaskPool {
     this.size = options.size;
     this.#spawn = options.spawn ?? spawnWorker;
     this.#defaultSandbox = options.defaultSandbox;
+    this.#isolate = options.isolate;
+    if (options.memoryLimit) {
+      this.#memory = new ThreadMemoryGuard(options.memoryLimit, {
+        busyThreads: () => this.#slots.some((s) => s.inflight.size > 0 && !s.spec.process),
+        suspects: () => this.#memorySuspects(),
+        fail: (p, error) => this.#failAndReplace(p, error),
+        shutdown: (reason) => this.#shutdown(reason),
+      });
+    }
     // Workers start lazily: a slot's worker is spawned when a job or an inspection
     // needs it, so a process that only validates pays for one worker at most.
     for (let i = 0; i < options.size; i++) {
@@ -166,6 +187,7 @@ export class WorkerPool implements TaskPool {
       return;
     }
     this.#queue.push(p);
+    this.#memory?.start();
     this.#scheduleDispatch();
   }
 
@@ -227,20 +249,65 @@ export class WorkerPool implements TaskPool {
   }
 
   close(): Promise<void> {
+    this.#shutdown("Pool closed");
+    return Promise.resolve();
+  }
+
+  /** Cancels every job with `reason` and stops the workers. */
+  #shutdown(reason: string): void {
     this.#closed = true;
+    this.#memory?.stop();
     for (const slot of this.#slots) {
-      for (const p of slot.inflight.values()) this.#settle(p, cancelled("Pool closed"));
+      for (const p of slot.inflight.values()) this.#settle(p, cancelled(reason));
       slot.inflight.clear();
       stop(slot.worker);
       slot.worker = undefined;
     }
     this.#inspector?.terminate();
     for (let i = this.#qHead; i < this.#queue.length; i++) {
-      this.#settle(this.#queue[i], cancelled("Pool closed"));
+      this.#settle(this.#queue[i], cancelled(reason));
     }
     this.#queue = [];
     this.#qHead = 0;
-    return Promise.resolve();
+  }
+
+  /**
+   * Over the memory limit: the job running in each busy thread is a suspect (a thread runs
+   * its jobs in order, so it is the first in flight), unless it is of a workflow known to be
+   * fast while others are not.
+   */
+  #memorySuspects() {
+    const suspects: Pending[] = [];
+    for (const s of this.#slots) {
+      if (!s.worker || s.spec.process) continue;
+      for (const p of s.inflight.values()) {
+        if (p.done) continue;
+        suspects.push(p);
+        break;
+      }
+    }
+    // A job of a workflow known to finish in under a millisecond only happened to be there.
+    const slow = suspects.filter((p) => !this.#isFast(p.key));
+    return (slow.length ? slow : suspects).map((p) => ({
+      job: p,
+      suspect: {
+        source: p.job.source,
+        runId: p.job.runId,
+        taskId: p.job.taskId,
+        attempt: p.job.attempt,
+      },
+    }));
+  }
+
+  /** Fails a job in flight and replaces its worker (the jobs queued behind it go back). */
+  #failAndReplace(p: Pending, error: PlainError): void {
+    for (const slot of this.#slots) {
+      if (!slot.inflight.delete(p.id)) continue;
+      const now = Date.now();
+      this.#settle(p, { ok: false, error, startedAt: now, endedAt: now });
+      this.#replace(slot);
+      return;
+    }
   }
 
   get #defaultKey(): string {
@@ -279,6 +346,8 @@ export class WorkerPool implements TaskPool {
     const sandbox = src.sandbox ?? this.#defaultSandbox;
     if (src.isolation?.process) return { sandbox, process: src.isolation.process };
     if (this.#escalated.has(p.key)) return { sandbox, process: {} };
+    const quarantined = this.#isolate?.(src);
+    if (quarantined) return { sandbox, process: quarantined };
     return { sandbox };
   }
 
@@ -533,7 +602,9 @@ export class WorkerPool implements TaskPool {
     if (running) {
       slot.inflight.delete(running.id);
       const now = Date.now();
-      const error: PlainError = { name: "WorkerError", message: `Worker crashed: ${e.message}` };
+      const error: PlainError = e.error?.name === "MemoryLimitError"
+        ? { name: e.error.name, message: `Workflow "${running.job.source.name}" ${e.message}` }
+        : { name: "WorkerError", message: `Worker crashed: ${e.message}` };
       this.#settle(running, { ok: false, error, startedAt: now, endedAt: now });
     }
     this.#replace(slot);

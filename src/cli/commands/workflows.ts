@@ -1,10 +1,19 @@
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
+import { quarantinePath, readQuarantine, releaseFromQuarantine } from "../../run/quarantine.ts";
 
 export const WORKFLOWS_HELP = `Usage: orch workflows [--json]
+       orch workflows --unquarantine <name|all>
 
 Lists the available workflows: plugin files in WORKFLOWS_DIR (default ./workflows) and
-the built-ins, with their description and parameter schema.
+the built-ins, with their description and parameter schema, and which ones are
+quarantined: a workflow that drove orch past ORCH_MEMORY_LIMIT_MB in a worker thread runs
+in a memory-capped worker process from then on.
+
+Options:
+  --json                   Machine-readable list
+  --unquarantine <name>    Let a quarantined workflow run in worker threads again
+                           ("all": every one)
 `;
 
 interface JsonSchemaLike {
@@ -19,11 +28,26 @@ interface JsonSchemaLike {
  * @returns The exit code.
  */
 export async function workflowsCommand(ctx: AppContext, args: string[]): Promise<number> {
-  const { values } = parseCommandArgs("workflows", args, { json: { type: "boolean" } });
+  const { values } = parseCommandArgs("workflows", args, {
+    json: { type: "boolean" },
+    unquarantine: { type: "string" },
+  });
   if (values.help) {
     ctx.io.stdout(WORKFLOWS_HELP);
     return 0;
   }
+  const qPath = quarantinePath(ctx.config.paths.statePath);
+  if (typeof values.unquarantine === "string") {
+    const name = values.unquarantine;
+    const gone = releaseFromQuarantine(qPath, name === "all" ? "all" : [name]);
+    ctx.io.stdout(
+      gone.length
+        ? `Released from quarantine: ${gone.join(", ")} (they run in worker threads again)\n`
+        : `Not quarantined: ${name}\n`,
+    );
+    return 0;
+  }
+  const quarantine = readQuarantine(qPath, { onWarning: (m) => ctx.io.stderr(m + "\n") });
   const sources = (await ctx.registry()).sources();
   const infos = await ctx.pool().inspect(sources.map((source) => ({ source, paramSets: [] })));
   const rows = infos.map((info, i) => ({
@@ -32,6 +56,7 @@ export async function workflowsCommand(ctx: AppContext, args: string[]): Promise
     description: info.description ?? "",
     params_schema: info.paramsSchema ?? null,
     ...(info.error ? { error: info.error.message } : {}),
+    ...(quarantine.has(info.name) ? { quarantine: quarantine.get(info.name) } : {}),
   }));
   if (values.json) {
     ctx.io.stdout(JSON.stringify(rows, null, 2) + "\n");
@@ -41,6 +66,12 @@ export async function workflowsCommand(ctx: AppContext, args: string[]): Promise
   for (const r of rows) {
     out.push(`${r.name}  (${r.source})`);
     if (r.error) out.push(`  error: ${r.error}`);
+    if (r.quarantine) {
+      out.push(`  quarantined since ${r.quarantine.since}: ${r.quarantine.reason}`);
+      out.push(
+        `  (runs in a memory-capped worker process; orch workflows --unquarantine ${r.name})`,
+      );
+    }
     if (r.description) out.push(`  ${r.description}`);
     const schema = r.params_schema as JsonSchemaLike | null;
     const props = Object.entries(schema?.properties ?? {});
