@@ -34,7 +34,7 @@ Deno.test({
           { id: "spin", workflow_ref: "spin", timeout_s: 0.3, retries: 5, retry_delay_s: 0 },
           { id: "hog", workflow_ref: "hog" },
           { id: "after", workflow_ref: "echo" },
-          { id: "keep", workflow_ref: "sleep", params: { ms: 5000 } },
+          { id: "keep", workflow_ref: "sleep", params: { ms: 8000 } },
         ]),
       );
       const child = new Deno.Command(Deno.execPath(), {
