@@ -25,6 +25,11 @@ export interface Config {
   readonly dashboardToken?: string;
   /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
   readonly shutdownGraceMs: number;
+  /**
+   * Distributed execution: a running attempt whose worker has not heartbeated for this
+   * long is failed with reason `worker_lost` (`ORCH_WORKER_LOST_MS`, default 10000).
+   */
+  readonly workerLostMs: number;
   /** The store backend (`ORCH_STORE`): jsonl (absent, empty) or a PostgreSQL URL. */
   readonly store: StoreConfig;
   /**
@@ -88,6 +93,7 @@ export function loadConfig(
     dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
     sandbox: sandboxSetting(env.ORCH_SANDBOX),
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
+    workerLostMs: positiveInt(env, "ORCH_WORKER_LOST_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
     execution: executionSetting(env.ORCH_EXECUTION),
   });
