@@ -34,7 +34,7 @@ export interface Config {
   readonly store: StoreConfig;
   /**
    * Where `orch run` executes tasks (`ORCH_EXECUTION`): `local` (default, this process's
-   * pool) or `distributed` (experimental: `task_queue`, run by `orch worker`s; needs a
+   * pool) or `distributed` (submitted to the cluster, run by `orch worker`s; needs a
    * PostgreSQL store).
    */
   readonly execution: "local" | "distributed";
