@@ -45,7 +45,7 @@ export async function followRun(
   const onAbort = () => poke();
   options.signal?.addEventListener("abort", onAbort);
   let cancelled = false;
-  let last = "0";
+  const reader = new EventReader(db, runId);
   let lastReap = Date.now();
   try {
     while (true) {
@@ -54,13 +54,10 @@ export async function followRun(
         await cancelClusterRun(db, runId, String(options.signal.reason ?? "Run cancelled"));
       }
       woken = false;
-      const rows = await db.sql<{ id: string; body: RunEvent }[]>`
-        select id, body from events where run_id = ${runId} and id > ${last} order by id`;
       let done = false;
-      for (const r of rows) {
-        last = r.id;
-        options.onEvent?.(r.body);
-        if (r.body.event === "dag_done") done = true;
+      for (const e of await reader.next()) {
+        options.onEvent?.(e);
+        if (e.event === "dag_done") done = true;
       }
       if (done) break;
       if (options.lostMs && Date.now() - lastReap >= options.lostMs / 2) {
@@ -82,6 +79,51 @@ export async function followRun(
     await sub.unlisten().catch(() => {});
   }
   return await readResult(db, runId, options.order);
+}
+
+/** How long an event id may stay uncommitted behind a higher one that is visible. */
+const LAG_MS = 3000;
+
+/**
+ * Reads a run's events in id order, each once. Ids come from one sequence but commit
+ * out of order across processes (a worker's `task_log` batch may commit after another
+ * worker's `task_ok`), so every read starts at the highest id seen at least
+ * {@link LAG_MS} ago, skipping the ids already delivered.
+ */
+class EventReader {
+  #db: ClusterDb;
+  #runId: string;
+  #seen = new Set<string>();
+  /** `[when read, highest id then]`, oldest first. */
+  #marks: [number, bigint][] = [];
+  #floor = 0n;
+
+  constructor(db: ClusterDb, runId: string) {
+    this.#db = db;
+    this.#runId = runId;
+  }
+
+  async next(): Promise<RunEvent[]> {
+    const now = Date.now();
+    while (this.#marks.length > 0 && this.#marks[0][0] <= now - LAG_MS) {
+      this.#floor = this.#marks.shift()![1];
+    }
+    const rows = await this.#db.sql<{ id: string; body: RunEvent }[]>`
+      select id, body from events where run_id = ${this.#runId} and id > ${String(this.#floor)}
+      order by id`;
+    const out: RunEvent[] = [];
+    let top = this.#floor;
+    for (const r of rows) {
+      const id = BigInt(r.id);
+      if (id > top) top = id;
+      if (this.#seen.has(r.id)) continue;
+      this.#seen.add(r.id);
+      out.push(r.body);
+    }
+    this.#marks.push([now, top]);
+    for (const id of this.#seen) if (BigInt(id) <= this.#floor) this.#seen.delete(id);
+    return out;
+  }
 }
 
 /**

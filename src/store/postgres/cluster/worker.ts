@@ -11,6 +11,11 @@ import {
 } from "./complete.ts";
 import { QUEUED_CHANNEL, runEvent } from "./_events.ts";
 
+/** Attempts shorter than this on average are claimed ahead of free slots. */
+const SHORT_MS = 50;
+/** Claim up to this many times the pool size when attempts are short. */
+const PREFETCH = 4;
+
 /** Options of {@link ClusterWorker}. */
 export interface ClusterWorkerOptions {
   /** Who claims, stored in `task_queue.claimed_by` (e.g. `host:pid`). */
@@ -52,6 +57,8 @@ export class ClusterWorker {
   #wake: (() => void) | null = null;
   #woken = false;
   #done = 0;
+  /** Moving average of attempt durations (starts "long": no prefetch until known). */
+  #avgMs = SHORT_MS * 10;
 
   /**
    * @param db The cluster database (the client is not ended by the worker).
@@ -86,7 +93,7 @@ export class ClusterWorker {
     stop.addEventListener("abort", onStop);
     try {
       while (!stop.aborted) {
-        const free = this.#pool.size - this.#running.size;
+        const free = this.#capacity();
         let claimed: ClaimedAttempt[] = [];
         if (free > 0) {
           claimed = await claimAttempts(this.#db.sql, { worker: this.#o.name, limit: free })
@@ -147,23 +154,54 @@ export class ClusterWorker {
       while (this.#ended.length > 0) {
         const batch = this.#ended;
         this.#ended = [];
-        try {
-          await this.#log.flush().catch(() => {}); // task_start and logs before the ends
-          await completeAttempts(this.#db, batch, {
-            worker: this.#o.name,
-            maxOutputBytes: this.#o.maxOutputBytes,
-          });
-        } catch (err) {
-          // The rows stay `running` without heartbeats: reaped as worker_lost later.
-          this.#fail(`recording ${batch.length} attempt end(s)`, err);
+        await this.#record(batch);
+        for (const a of batch) {
+          this.#running.delete(a.id);
+          this.#learn(a.outcome.endedAt - a.outcome.startedAt);
         }
-        for (const a of batch) this.#running.delete(a.id);
         this.#done += batch.length;
         this.#poke();
       }
     } finally {
       this.#completing = null;
     }
+  }
+
+  /**
+   * Records a batch of ends; while the database is unreachable, tries again (the rows
+   * are still heartbeated) for up to `lostMs`, after which others reap them anyway.
+   */
+  async #record(batch: FinishedAttempt[]): Promise<void> {
+    const giveUp = Date.now() + this.#o.lostMs;
+    for (let pause = 100;; pause = Math.min(pause * 2, 2000)) {
+      try {
+        await this.#log.flush().catch(() => {}); // task_start and logs before the ends
+        await completeAttempts(this.#db, batch, {
+          worker: this.#o.name,
+          maxOutputBytes: this.#o.maxOutputBytes,
+        });
+        return;
+      } catch (err) {
+        if (Date.now() + pause > giveUp) {
+          // Left `running`, no longer heartbeated: reaped as worker_lost.
+          this.#fail(`recording ${batch.length} attempt end(s)`, err);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /** How many attempts to claim: more than the pool runs at once when they are short. */
+  #capacity(): number {
+    const size = this.#pool.size;
+    const ahead = this.#avgMs < SHORT_MS ? size * PREFETCH : size;
+    return ahead - this.#running.size;
+  }
+
+  /** Keeps a moving average of attempt durations. */
+  #learn(ms: number): void {
+    this.#avgMs = this.#avgMs * 0.9 + Math.max(0, ms) * 0.1;
   }
 
   #heartbeat(): void {
