@@ -12,7 +12,8 @@ import {
 } from "./_cluster.ts";
 import type { Sandbox } from "../helpers/cli.ts";
 
-const LOST = { ORCH_WORKER_LOST_MS: "1000", SCHED_MAX_PARALLEL: "2" };
+// Generous against a loaded machine: a healthy worker heartbeats every 500 ms.
+const LOST = { ORCH_WORKER_LOST_MS: "2000", SCHED_MAX_PARALLEL: "2" };
 type Ev = Record<string, unknown>;
 
 /** `first` -> `slow` (sleeps, `retries`) -> `last`, plus an independent `quick`. */
@@ -20,7 +21,7 @@ function slowDag(retries: number): string {
   return dagText("failover", [
     { id: "first", workflow_ref: "echo", params: { x: 1 } },
     { id: "quick", workflow_ref: "echo" },
-    { id: "slow", workflow_ref: "sleep", params: { ms: 2500 }, depends_on: ["first"], retries },
+    { id: "slow", workflow_ref: "sleep", params: { ms: 3000 }, depends_on: ["first"], retries },
     { id: "last", workflow_ref: "echo", depends_on: ["slow"] },
   ]);
 }
@@ -164,7 +165,7 @@ pgTest(
       const out = await run.output();
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + logs(workers));
       victim.child.kill("SIGCONT"); // it finishes attempt 1 and tries to record it
-      await new Promise((r) => setTimeout(r, 3500));
+      await new Promise((r) => setTimeout(r, 4000));
       const slow = await scope.sql<{ attempt: number; state: string }[]>`
       select attempt, state from task_queue where task_id = 'slow' order by attempt`;
       assert.deepEqual(slow.map((a) => [a.attempt, a.state]), [[1, "failed"], [2, "done"]]);

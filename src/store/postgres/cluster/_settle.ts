@@ -54,40 +54,39 @@ export async function settleAttempts(
   const decided = new Map<string, number>();
   const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
   const events: (Record<string, unknown> | EventText)[] = [];
-  const queued: string[] = [];
-  const ok = live.filter((e) => e.ok) as (AttemptEnd & { ok: true })[];
-  if (ok.length > 0) {
-    for (const e of ok) {
-      events.push(taskOkText(e, runs.get(e.runId)!));
-      bump(e.runId, 1);
-    }
-    const enqueued = await succeed(sql, ok);
-    queued.push(...enqueued);
-  }
+  const queued = new Set<string>();
+  // Failures first, one by one (rare; each reads its task's retry policy).
   for (const e of live) {
     if (e.ok) continue;
-    const run = runs.get(e.runId)!;
-    const r = await fail(sql, run, e, events);
+    const r = await fail(sql, runs.get(e.runId)!, e, events);
     bump(e.runId, r.decided);
-    if (r.queued) queued.push(e.runId);
+    if (r.queued) queued.add(e.runId);
   }
-  await insertEvents(sql, events);
-  const finished: Finished[] = [];
-  for (const [runId, k] of [...decided].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const f = await countDown(sql, { run: runs.get(runId)!, decided: k, schema });
-    if (f) finished.push(f);
+  const ok = live.filter((e) => e.ok) as (AttemptEnd & { ok: true })[];
+  for (const e of ok) {
+    events.push(taskOkText(e, runs.get(e.runId)!));
+    bump(e.runId, 1);
+    queued.add(e.runId); // may have made dependants ready; a spare notification is harmless
   }
-  await notifyAll(sql, QUEUED_CHANNEL, queued);
-  await notifyAll(sql, PROGRESS_CHANNEL, decided.keys());
-  return finished;
+  // The rest is sent at once (pipelined on the transaction's connection, run in order):
+  // the counts of an ending run are read after the outputs and readiness are written.
+  const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
+  const [, , ...ended] = await Promise.all([
+    ok.length > 0 ? succeed(sql, ok) : null,
+    insertEvents(sql, events),
+    ...order.map(([runId, k]) => countDown(sql, { run: runs.get(runId)!, decided: k, schema })),
+    notifyAll(sql, QUEUED_CHANNEL, queued),
+    notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
+  ]);
+  return ended.filter((f): f is Finished => f !== null && f !== undefined);
 }
 
-/** Stores outputs, counts dependants down, queues the ready ones. @returns Their run ids. */
+/** Stores outputs, counts dependants down, queues the ready ones. */
 async function succeed(
   sql: TransactionSql,
   ok: readonly (AttemptEnd & { ok: true })[],
-): Promise<string[]> {
-  const rows = await sql<{ run_id: string }[]>`
+): Promise<void> {
+  await sql`
     with s as (
       select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
         ${ok.map((e) => e.outputJson)}::text[]) as s(run_id, idx, output)
@@ -108,9 +107,7 @@ async function succeed(
     )
     insert into task_queue (run_id, idx, task_id, attempt)
     select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
-    order by run_id, idx
-    returning run_id`;
-  return rows.map((r) => r.run_id);
+    order by run_id, idx`;
 }
 
 /**

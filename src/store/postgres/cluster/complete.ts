@@ -40,15 +40,18 @@ export async function completeAttempts(
   const ends = attempts.map((a) => attemptEnd(a, limit));
   return await withRetry(() =>
     db.sql.begin(async (sql) => {
-      const runs = await lockRuns(sql, ends.map((e) => e.runId));
-      const mine = await sql<{ id: string }[]>`
+      // Pipelined: the runs are locked before the queue rows (sent first, run first).
+      const [runs, mine] = await Promise.all([
+        lockRuns(sql, ends.map((e) => e.runId)),
+        sql<{ id: string }[]>`
         update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
         from unnest(${attempts.map((a) => a.id)}::bigint[],
           ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
           ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
           as u(id, state, error)
         where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
-        returning q.id`;
+        returning q.id`,
+      ]);
       const kept = new Set(mine.map((r) => r.id));
       return await settleAttempts(
         sql,

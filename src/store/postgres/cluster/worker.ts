@@ -13,8 +13,8 @@ import { QUEUED_CHANNEL, runEvent } from "./_events.ts";
 
 /** Attempts shorter than this on average are claimed ahead of free slots. */
 const SHORT_MS = 50;
-/** Claim up to this many times the pool size when attempts are short. */
-const PREFETCH = 4;
+/** Attempts claimed ahead (in all) when they are short: round trips, not tasks, bound them. */
+const PREFETCH = 256;
 
 /** Options of {@link ClusterWorker}. */
 export interface ClusterWorkerOptions {
@@ -195,7 +195,7 @@ export class ClusterWorker {
   /** How many attempts to claim: more than the pool runs at once when they are short. */
   #capacity(): number {
     const size = this.#pool.size;
-    const ahead = this.#avgMs < SHORT_MS ? size * PREFETCH : size;
+    const ahead = this.#avgMs < SHORT_MS ? Math.max(size, PREFETCH) : size;
     return ahead - this.#running.size;
   }
 
