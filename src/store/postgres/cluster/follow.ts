@@ -46,6 +46,7 @@ export async function followRun(
   options.signal?.addEventListener("abort", onAbort);
   let cancelled = false;
   const reader = new EventReader(db, runId);
+  let failingSince: number | null = null;
   let lastReap = Date.now();
   try {
     while (true) {
@@ -55,7 +56,16 @@ export async function followRun(
       }
       woken = false;
       let done = false;
-      for (const e of await reader.next()) {
+      const events = await reader.next().then((es) => {
+        failingSince = null;
+        return es;
+      }, (err) => {
+        // A blip (server restart, network) is waited out; a long outage is an error.
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > OUTAGE_MS) throw err;
+        return [];
+      });
+      for (const e of events) {
         options.onEvent?.(e);
         if (e.event === "dag_done") done = true;
       }
@@ -80,6 +90,9 @@ export async function followRun(
   }
   return await readResult(db, runId, options.order);
 }
+
+/** How long the database may be unreachable before following gives up. */
+const OUTAGE_MS = 60_000;
 
 /** How long an event id may stay uncommitted behind a higher one that is visible. */
 const LAG_MS = 3000;
