@@ -69,8 +69,16 @@ export class ClusterWorker {
     this.#db = db;
     this.#pool = pool;
     this.#o = { lostMs: 10_000, pollMs: 1000, maxOutputBytes: MAX_OUTPUT_BYTES, ...options };
-    this.#log = new PostgresEventLog(db.sql, {
-      onError: (err) => this.#notice(`cannot write task events: ${err.message}`),
+    this.#log = this.#openLog();
+  }
+
+  /** A log stops at its first failed insert: a long-lived worker then starts a new one. */
+  #openLog(): PostgresEventLog {
+    return new PostgresEventLog(this.#db.sql, {
+      onError: (err) => {
+        this.#notice(`cannot write task events (some task_start/task_log lost): ${err.message}`);
+        this.#log = this.#openLog();
+      },
     });
   }
 
