@@ -7,55 +7,60 @@ import {
   PROGRESS_CHANNEL,
   runEvent,
 } from "./_events.ts";
-import type { ClusterRunSpec, LockedRun } from "./_run_spec.ts";
+import type { ClusterRunSpec, RunRow } from "./_run_spec.ts";
 
 /** Runs that ended in a transaction, to announce after it commits. */
 export type Finished = { runId: string; status: RunStatus };
 
 /**
- * Locks the `runs` rows of cluster runs, in run id order (every cluster transaction
- * locks runs first, in this order, so they never deadlock on each other).
+ * Reads the `runs` rows of cluster runs (no lock: `spec` never changes, and the status
+ * is checked again by {@link countDown}'s update).
  * @param sql The transaction.
  * @param runIds The runs.
  * @returns The rows of those still running.
  */
-export async function lockRuns(
+export async function readRuns(
   sql: TransactionSql,
   runIds: Iterable<string>,
-): Promise<Map<string, LockedRun>> {
-  const ids = [...new Set(runIds)].sort();
+): Promise<Map<string, RunRow>> {
+  const ids = [...new Set(runIds)];
   if (ids.length === 0) return new Map();
-  const rows = await sql<LockedRun[]>`
-    select run_id, status, remaining, spec,
-      extract(epoch from (now() - coalesce(started, now())))::float8 as age_s
-    from runs where run_id = any(${ids}::text[]) and mode = 'cluster'
-    order by run_id for no key update`;
-  return new Map(rows.filter((r) => r.status === "running").map((r) => [r.run_id, r]));
+  const rows = await sql<RunRow[]>`
+    select run_id, status, remaining, spec, 0::float8 as age_s
+    from runs where run_id = any(${ids}::text[]) and mode = 'cluster' and status = 'running'`;
+  return new Map(rows.map((r) => [r.run_id, r]));
 }
 
 /**
- * Subtracts tasks that reached a final state from the run's `remaining`; the
- * transaction that takes it to 0 ends the run: `dag_done` (task counts from
- * `run_tasks`), `run_finished`, `runs.status`, and a progress notification.
+ * Subtracts tasks that reached a final state from the run's `remaining` (an atomic
+ * decrement: the `runs` row lock it takes is every cluster transaction's last lock, held
+ * only until commit); the transaction that takes it to 0 ends the run: `dag_done` (task
+ * counts from `run_tasks`), `run_finished`, `runs.status`, and a progress notification.
+ * Every other transaction that counted the run down committed before (they held the
+ * row), so `dag_done` follows all of the run's events.
  * @param sql The transaction.
- * @param options The locked run, the number of tasks decided, the schema, and the
- *   status to end with when the run was cancelled.
- * @returns The run's end when this call ended it, else null.
+ * @param options The run, the number of tasks decided, the schema, and the reason when
+ *   the run is being cancelled (it then ends now).
+ * @returns The run's end when this call ended it, else null (also when the run is no
+ *   longer running).
  */
 export async function countDown(
   sql: TransactionSql,
-  options: { run: LockedRun; decided: number; schema: string; cancelled?: string },
+  options: { runId: string; decided: number; schema: string; cancelled?: string },
 ): Promise<Finished | null> {
-  const { run } = options;
-  run.remaining -= options.decided;
-  await sql`update runs set remaining = ${run.remaining} where run_id = ${run.run_id}`;
+  const [run] = await sql<RunRow[]>`
+    update runs set remaining = remaining - ${options.decided}
+    where run_id = ${options.runId} and status = 'running'
+    returning run_id, status, remaining, spec,
+      extract(epoch from (now() - coalesce(started, now())))::float8 as age_s`;
+  if (!run) return null;
   if (run.remaining > 0 && options.cancelled === undefined) return null;
   return await finishRun(sql, run, options.schema, options.cancelled);
 }
 
 async function finishRun(
   sql: TransactionSql,
-  run: LockedRun,
+  run: RunRow,
   schema: string,
   cancelled: string | undefined,
 ): Promise<Finished> {

@@ -23,8 +23,8 @@ export interface ClusterTaskSpec {
   timeout_ms?: number;
 }
 
-/** A locked `runs` row of a cluster run. */
-export interface LockedRun {
+/** A `runs` row of a cluster run. */
+export interface RunRow {
   run_id: string;
   status: string;
   remaining: number;

@@ -10,9 +10,10 @@ import {
   PROGRESS_CHANNEL,
   QUEUED_CHANNEL,
   runEvent,
+  type RunTag,
 } from "./_events.ts";
 import { countDown, type Finished } from "./_finish.ts";
-import type { LockedRun } from "./_run_spec.ts";
+import type { RunRow } from "./_run_spec.ts";
 
 /** How one claimed attempt ended, as the completing transaction sees it. */
 export type AttemptEnd =
@@ -31,61 +32,181 @@ export type AttemptEnd =
 
 /**
  * Applies the ends of attempts that were still `running` (their queue rows already
- * updated by the caller) to their runs, whose rows the caller locked: successes store
- * the output, count down their dependants' `waiting` and queue those that reach 0 (one
- * statement for all); failures queue the next attempt after the backoff delay, or fail
- * the task and skip its pending descendants; every decided task counts the run's
- * `remaining` down, and the run ends when it reaches 0. Events as the local executor
- * writes them. Same transaction throughout: readiness is decided where outcomes land.
+ * updated by the caller, which holds those rows): successes store the output, count
+ * down their dependants' `waiting` and queue those that reach 0 (one statement for all);
+ * failures queue the next attempt after the backoff delay, or fail the task and skip
+ * its pending descendants; every decided task counts the run's `remaining` down, and the
+ * run ends when it reaches 0. Events as the local executor writes them. One transaction:
+ * readiness is decided where outcomes land.
+ *
+ * Locks, in the order every cluster transaction takes them (so they never deadlock):
+ * the attempts' queue rows (caller), then the `run_tasks` rows this will change
+ * (dependants and descendants, in `(run_id, idx)` order, one statement; the attempts'
+ * own task rows are held by nobody else), then each run's `runs` row, last and only
+ * until commit (the `remaining` decrement). Statements are pipelined where they do not
+ * depend on each other's results.
  * @param sql The transaction.
- * @param runs The locked rows of the runs still running.
- * @param ends The attempts' ends (ends of runs not in `runs` are ignored).
+ * @param runs The runs still running (ends of other runs are ignored).
+ * @param ends The attempts' ends.
  * @param schema The store's schema (for `run_finished`).
  * @returns The runs this transaction ended.
  */
 export async function settleAttempts(
   sql: TransactionSql,
-  runs: Map<string, LockedRun>,
+  runs: Map<string, RunRow>,
   ends: readonly AttemptEnd[],
   schema: string,
 ): Promise<Finished[]> {
   const live = ends.filter((e) => runs.has(e.runId));
   if (live.length === 0) return [];
+  const ok = live.filter((e) => e.ok) as OkEnd[];
+  const { retries, finals } = await decideFailures(sql, runs, live);
+  const events: (Record<string, unknown> | EventText)[] = [];
   const decided = new Map<string, number>();
   const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
-  const events: (Record<string, unknown> | EventText)[] = [];
   const queued = new Set<string>();
-  // Failures first, one by one (rare; each reads its task's retry policy).
-  for (const e of live) {
-    if (e.ok) continue;
-    const r = await fail(sql, runs.get(e.runId)!, e, events);
-    bump(e.runId, r.decided);
-    if (r.queued) queued.add(e.runId);
-  }
-  const ok = live.filter((e) => e.ok) as (AttemptEnd & { ok: true })[];
+  for (const f of finals) bump(f.end.runId, 1);
+  for (const r of retries) queued.add(r.end.runId);
+  for (const e of ok) bump(e.runId, 1);
+  // Sent in this order (the lock first), run in order on the transaction's connection.
+  const writes = [
+    lockAffected(sql, ok, finals.map((f) => f.end)),
+    ok.length > 0 ? succeed(sql, ok) : null,
+    ...retries.map((r) => retry(sql, r)),
+    finals.length > 0 ? failTasks(sql, finals) : null,
+  ];
+  const skipping = finals.length > 0
+    ? skipDescendants(sql, finals.map((f) => f.end))
+    : Promise.resolve([]);
+  const [, skips] = await Promise.all([Promise.all(writes), skipping]);
+  for (const f of finals) events.push(...f.events);
+  for (const r of retries) events.push(...r.events);
   for (const e of ok) {
     events.push(taskOkText(e, runs.get(e.runId)!));
-    bump(e.runId, 1);
     queued.add(e.runId); // may have made dependants ready; a spare notification is harmless
   }
-  // The rest is sent at once (pipelined on the transaction's connection, run in order):
-  // the counts of an ending run are read after the outputs and readiness are written.
+  const at = Date.now();
+  for (const k of skips) {
+    const run = runs.get(k.run_id)!;
+    bump(k.run_id, 1);
+    events.push(runEvent(tagOf(run), at, {
+      event: "task_skipped",
+      task_id: k.task_id,
+      attempt: 0,
+      reason: "upstream_failed",
+      upstream: k.upstream,
+    }));
+  }
   const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
-  const [, , ...ended] = await Promise.all([
-    ok.length > 0 ? succeed(sql, ok) : null,
+  const [, , , ...ended] = await Promise.all([
     insertEvents(sql, events),
-    ...order.map(([runId, k]) => countDown(sql, { run: runs.get(runId)!, decided: k, schema })),
     notifyAll(sql, QUEUED_CHANNEL, queued),
     notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
+    ...order.map(([runId, k]) => countDown(sql, { runId, decided: k, schema })),
   ]);
-  return ended.filter((f): f is Finished => f !== null && f !== undefined);
+  return ended.filter((f): f is Finished => f !== null);
+}
+
+type OkEnd = AttemptEnd & { ok: true };
+type FailEnd = AttemptEnd & { ok: false };
+type Skip = { run_id: string; idx: number; task_id: string; upstream: string };
+
+/** A failed attempt, decided: its events, and the delay before the next attempt. */
+interface Decided {
+  end: FailEnd;
+  events: Record<string, unknown>[];
+  delayS: number;
+  message: string;
+}
+
+/** Reads the failing tasks' retry policies and decides: retry, or fail for good. */
+async function decideFailures(
+  sql: TransactionSql,
+  runs: Map<string, RunRow>,
+  live: readonly AttemptEnd[],
+): Promise<{ retries: Decided[]; finals: Decided[] }> {
+  const failing = live.filter((e) => !e.ok) as FailEnd[];
+  if (failing.length === 0) return { retries: [], finals: [] };
+  const rows = await sql<{ run_id: string; idx: number; retries: number; delay: number }[]>`
+    select t.run_id, t.idx, (t.spec->>'retries')::int as retries,
+      (t.spec->>'retry_delay_s')::float8 as delay
+    from run_tasks t join unnest(${failing.map((e) => e.runId)}::text[],
+      ${failing.map((e) => e.idx)}::int[]) as u(run_id, idx)
+      on t.run_id = u.run_id and t.idx = u.idx`;
+  const policy = new Map(rows.map((r) => [`${r.run_id} ${r.idx}`, r]));
+  const retries: Decided[] = [];
+  const finals: Decided[] = [];
+  for (const e of failing) {
+    const run = runs.get(e.runId)!;
+    const p = policy.get(`${e.runId} ${e.idx}`)!;
+    const willRetry = e.cancelled !== true && e.attempt <= p.retries;
+    const lost = e.lost ? { reason: "worker_lost" } : {};
+    const events = [runEvent(tagOf(run), e.endedAt, {
+      event: "task_fail",
+      task_id: e.taskId,
+      attempt: e.attempt,
+      error: e.error.message,
+      error_name: e.error.name,
+      duration_s: round3((e.endedAt - e.startedAt) / 1000),
+      will_retry: willRetry,
+      ...lost,
+    })];
+    if (willRetry) {
+      const delayS = round3(nextDelay(e.attempt, { baseS: p.delay, capS: run.spec.max_delay_s }));
+      events.push(runEvent(tagOf(run), Date.now(), {
+        event: "task_retry",
+        task_id: e.taskId,
+        attempt: e.attempt + 1,
+        delay_s: delayS,
+        ...lost,
+      }));
+      retries.push({ end: e, events, delayS, message: "" });
+      continue;
+    }
+    const n = e.attempt;
+    const message = e.cancelled
+      ? `Task '${e.taskId}' was cancelled: ${e.error.message}`
+      : `Task '${e.taskId}' failed after ${n} attempt${n === 1 ? "" : "s"}: ${e.error.message}`;
+    finals.push({ end: e, events, delayS: 0, message });
+  }
+  return { retries, finals };
+}
+
+/**
+ * Locks, in `(run_id, idx)` order, the task rows the settling will change besides the
+ * attempts' own: direct dependants of the successes and every descendant of the tasks
+ * that failed for good.
+ */
+async function lockAffected(
+  sql: TransactionSql,
+  ok: readonly OkEnd[],
+  failed: readonly FailEnd[],
+): Promise<void> {
+  if (ok.length === 0 && failed.length === 0) return;
+  await sql`
+    with recursive f(run_id, idx) as (
+      select * from unnest(${failed.map((e) => e.runId)}::text[],
+        ${failed.map((e) => e.idx)}::int[])
+    ), d(run_id, idx) as (
+      select e.run_id, e.down_idx from run_edges e join f
+        on e.run_id = f.run_id and e.up_idx = f.idx
+      union
+      select e.run_id, e.down_idx from run_edges e join d
+        on e.run_id = d.run_id and e.up_idx = d.idx
+    ), s(run_id, idx) as (
+      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[])
+    ), k as (
+      select e.run_id, e.down_idx as idx from run_edges e join s
+        on e.run_id = s.run_id and e.up_idx = s.idx
+      union
+      select run_id, idx from d
+    )
+    select t.run_id, t.idx from run_tasks t join k on t.run_id = k.run_id and t.idx = k.idx
+    order by t.run_id, t.idx for update of t`;
 }
 
 /** Stores outputs, counts dependants down, queues the ready ones. */
-async function succeed(
-  sql: TransactionSql,
-  ok: readonly (AttemptEnd & { ok: true })[],
-): Promise<void> {
+async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
   await sql`
     with s as (
       select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
@@ -110,99 +231,63 @@ async function succeed(
     order by run_id, idx`;
 }
 
-/**
- * A failed attempt: the next attempt after the backoff delay, or the task failed and
- * its pending descendants skipped.
- * @returns Tasks decided, and whether an attempt was queued.
- */
-async function fail(
-  sql: TransactionSql,
-  run: LockedRun,
-  e: AttemptEnd & { ok: false },
-  events: (Record<string, unknown> | EventText)[],
-): Promise<{ decided: number; queued: boolean }> {
-  const tag = { run_id: run.run_id, dag_name: run.spec.dag_name, tenant_id: run.spec.tenant_id };
-  const [task] = await sql<{ retries: number; retry_delay_s: number }[]>`
-    select (spec->>'retries')::int as retries, (spec->>'retry_delay_s')::float8 as retry_delay_s
-    from run_tasks where run_id = ${e.runId} and idx = ${e.idx}`;
-  const cancelled = e.cancelled === true;
-  const willRetry = !cancelled && e.attempt <= task.retries;
-  const lost = e.lost ? { reason: "worker_lost" } : {};
-  events.push(runEvent(tag, e.endedAt, {
-    event: "task_fail",
-    task_id: e.taskId,
-    attempt: e.attempt,
-    error: e.error.message,
-    error_name: e.error.name,
-    duration_s: round3((e.endedAt - e.startedAt) / 1000),
-    will_retry: willRetry,
-    ...lost,
-  }));
-  if (willRetry) {
-    const delayS = round3(nextDelay(e.attempt, {
-      baseS: task.retry_delay_s,
-      capS: run.spec.max_delay_s,
-    }));
-    events.push(runEvent(tag, Date.now(), {
-      event: "task_retry",
-      task_id: e.taskId,
-      attempt: e.attempt + 1,
-      delay_s: delayS,
-      ...lost,
-    }));
-    await sql`update run_tasks set state = 'queued', attempts = ${e.attempt + 1}
-      where run_id = ${e.runId} and idx = ${e.idx}`;
-    await sql`insert into task_queue (run_id, idx, task_id, attempt, not_before)
-      values (${e.runId}, ${e.idx}, ${e.taskId}, ${e.attempt + 1},
-        now() + make_interval(secs => ${delayS}))`;
-    return { decided: 0, queued: true };
-  }
-  const n = e.attempt;
-  const message = cancelled
-    ? `Task '${e.taskId}' was cancelled: ${e.error.message}`
-    : `Task '${e.taskId}' failed after ${n} attempt${n === 1 ? "" : "s"}: ${e.error.message}`;
-  await sql`update run_tasks set state = 'failed', error = ${message}, finished = now()
-    where run_id = ${e.runId} and idx = ${e.idx}`;
-  const skipped = await skipDescendants(sql, e.runId, e.idx);
-  const at = Date.now();
-  for (const s of skipped) {
-    events.push(runEvent(tag, at, {
-      event: "task_skipped",
-      task_id: s.task_id,
-      attempt: 0,
-      reason: "upstream_failed",
-      upstream: e.taskId,
-    }));
-  }
-  return { decided: 1 + skipped.length, queued: false };
+/** Queues the next attempt of a task after its backoff delay. */
+async function retry(sql: TransactionSql, r: Decided): Promise<void> {
+  const e = r.end;
+  await sql`
+    with t as (
+      update run_tasks set state = 'queued', attempts = ${e.attempt + 1}
+      where run_id = ${e.runId} and idx = ${e.idx}
+    )
+    insert into task_queue (run_id, idx, task_id, attempt, not_before)
+    values (${e.runId}, ${e.idx}, ${e.taskId}, ${e.attempt + 1},
+      now() + make_interval(secs => ${r.delayS}))`;
+}
+
+/** Marks tasks failed for good, with their final error messages. */
+async function failTasks(sql: TransactionSql, finals: readonly Decided[]): Promise<void> {
+  await sql`
+    update run_tasks t set state = 'failed', error = u.message, finished = now()
+    from unnest(${finals.map((f) => f.end.runId)}::text[], ${finals.map((f) => f.end.idx)}::int[],
+      ${finals.map((f) => f.message)}::text[]) as u(run_id, idx, message)
+    where t.run_id = u.run_id and t.idx = u.idx`;
 }
 
 /**
- * Marks the pending descendants of a failed task `skipped` (every descendant of a
- * failed task is still pending or already skipped: each needs it, transitively).
- * @returns The tasks skipped, in index order.
+ * Marks the pending descendants of tasks that failed for good `skipped` (every
+ * descendant of a failed task is still pending or already skipped: each needs it,
+ * transitively). `upstream` names one failed ancestor.
+ * @returns The tasks skipped, in `(run_id, idx)` order.
  */
 export async function skipDescendants(
   sql: TransactionSql,
-  runId: string,
-  idx: number,
-): Promise<{ idx: number; task_id: string }[]> {
-  return await sql<{ idx: number; task_id: string }[]>`
-    with recursive d(idx) as (
-      select down_idx from run_edges where run_id = ${runId} and up_idx = ${idx}
+  failed: readonly { runId: string; idx: number; taskId: string }[],
+): Promise<Skip[]> {
+  return await sql<Skip[]>`
+    with recursive d(run_id, idx, upstream) as (
+      select e.run_id, e.down_idx, u.task_id from run_edges e
+        join unnest(${failed.map((f) => f.runId)}::text[], ${failed.map((f) => f.idx)}::int[],
+          ${failed.map((f) => f.taskId)}::text[]) as u(run_id, idx, task_id)
+        on e.run_id = u.run_id and e.up_idx = u.idx
       union
-      select e.down_idx from run_edges e join d on e.up_idx = d.idx where e.run_id = ${runId}
+      select e.run_id, e.down_idx, d.upstream from run_edges e join d
+        on e.run_id = d.run_id and e.up_idx = d.idx
+    ), one as (
+      select distinct on (run_id, idx) run_id, idx, upstream from d order by run_id, idx, upstream
     ), s as (
       update run_tasks t set state = 'skipped', finished = now()
-      from (select distinct idx from d) d
-      where t.run_id = ${runId} and t.idx = d.idx and t.state = 'pending'
-      returning t.idx, t.task_id
+      from one where t.run_id = one.run_id and t.idx = one.idx and t.state = 'pending'
+      returning t.run_id, t.idx, t.task_id, one.upstream
     )
-    select idx, task_id from s order by idx`;
+    select run_id, idx, task_id, upstream from s order by run_id, idx`;
+}
+
+function tagOf(run: RunRow): RunTag {
+  return { run_id: run.run_id, dag_name: run.spec.dag_name, tenant_id: run.spec.tenant_id };
 }
 
 /** `task_ok` as the local executor writes it, embedding the worker's output text. */
-function taskOkText(e: AttemptEnd & { ok: true }, run: LockedRun): EventText {
+function taskOkText(e: OkEnd, run: RunRow): EventText {
   const timestamp = isoTimestamp(e.endedAt);
   const text = `{"timestamp":"${timestamp}","event":"task_ok","task_id":${
     JSON.stringify(e.taskId)

@@ -1,6 +1,6 @@
 import type { ClusterDb } from "./submit.ts";
 import { insertEvents, runEvent } from "./_events.ts";
-import { countDown, type Finished, lockRuns } from "./_finish.ts";
+import { countDown, type Finished, readRuns } from "./_finish.ts";
 import { withRetry } from "./_retry.ts";
 
 /**
@@ -21,7 +21,8 @@ export async function cancelClusterRun(
 ): Promise<Finished | null> {
   return await withRetry(() =>
     db.sql.begin(async (sql) => {
-      const run = (await lockRuns(sql, [runId])).get(runId);
+      // Locks in the cluster's order: queue rows, task rows (by idx), the run's row last.
+      const run = (await readRuns(sql, [runId])).get(runId);
       if (!run) return null;
       const error = JSON.stringify({ error: { name: "CancelledError", message: reason } });
       const attempts = await sql<{ idx: number; attempt: number; started: Date | null }[]>`
@@ -34,7 +35,7 @@ export async function cancelClusterRun(
           error = case when t.state = 'running'
             then 'Task ''' || t.task_id || ''' was cancelled: ' || ${reason} end
         from (select idx, state from run_tasks where run_id = ${runId}
-          and state in ('pending', 'queued', 'running') for update) old
+          and state in ('pending', 'queued', 'running') order by idx for update) old
         where t.run_id = ${runId} and t.idx = old.idx
         returning t.idx, t.task_id, old.state`;
       const tag = { run_id: runId, dag_name: run.spec.dag_name, tenant_id: run.spec.tenant_id };
@@ -62,9 +63,12 @@ export async function cancelClusterRun(
           will_retry: false,
         });
       });
+      // Attempts queued by completions that committed meanwhile (their tasks are skipped).
+      await sql`update task_queue set state = 'failed', error = ${error}::text::jsonb
+        where run_id = ${runId} and state = 'queued'`;
       await insertEvents(sql, events);
       return await countDown(sql, {
-        run,
+        runId,
         decided: tasks.length,
         schema: db.schema,
         cancelled: reason,

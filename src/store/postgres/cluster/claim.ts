@@ -51,7 +51,7 @@ export async function claimAttempts(
       returning q.id, q.run_id, q.idx, q.attempt
     ), t as (
       update run_tasks t set state = 'running', started = coalesce(t.started, now())
-      from q where t.run_id = q.run_id and t.idx = q.idx
+      from q where t.run_id = q.run_id and t.idx = q.idx and t.state = 'queued'
       returning t.run_id, t.idx, t.task_id, t.spec
     )
     select q.id, q.run_id, q.idx, q.attempt, t.task_id, t.spec, r.spec as run_spec,

@@ -1,6 +1,6 @@
 import type { JobOutcome } from "../../../pool/task_pool.ts";
 import type { ClusterDb } from "./submit.ts";
-import { type Finished, lockRuns } from "./_finish.ts";
+import { type Finished, readRuns } from "./_finish.ts";
 import { withRetry } from "./_retry.ts";
 import { type AttemptEnd, settleAttempts } from "./_settle.ts";
 
@@ -19,9 +19,8 @@ export interface FinishedAttempt {
 }
 
 /**
- * Records how attempts ended, in one transaction (retried on deadlock): locks their
- * runs, marks each queue row `done` / `failed` only if it is still `running` and
- * claimed by `worker` (a row reaped as `worker_lost` or dropped by a cancel meanwhile
+ * Records how attempts ended, in one transaction (retried on deadlock): marks each
+ * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a row reaped as `worker_lost` or dropped by a cancel meanwhile
  * is left alone, so a late result never duplicates completed work), then settles them
  * (outputs, readiness of dependants, retries, skips, the run's end). An output past
  * `maxOutputBytes` fails its attempt with `OutputTooLargeError` (retries apply).
@@ -40,17 +39,16 @@ export async function completeAttempts(
   const ends = attempts.map((a) => attemptEnd(a, limit));
   return await withRetry(() =>
     db.sql.begin(async (sql) => {
-      // Pipelined: the runs are locked before the queue rows (sent first, run first).
-      const [runs, mine] = await Promise.all([
-        lockRuns(sql, ends.map((e) => e.runId)),
+      const [mine, runs] = await Promise.all([
         sql<{ id: string }[]>`
-        update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
-        from unnest(${attempts.map((a) => a.id)}::bigint[],
-          ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
-          ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
-          as u(id, state, error)
-        where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
-        returning q.id`,
+          update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
+          from unnest(${attempts.map((a) => a.id)}::bigint[],
+            ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
+            ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
+            as u(id, state, error)
+          where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
+          returning q.id`,
+        readRuns(sql, ends.map((e) => e.runId)),
       ]);
       const kept = new Set(mine.map((r) => r.id));
       return await settleAttempts(
@@ -84,7 +82,6 @@ export async function reapLostAttempts(
   return await withRetry(() =>
     db.sql.begin(async (sql) => {
       const runIds = stale.map((r) => r.run_id);
-      const runs = await lockRuns(sql, runIds);
       const rows = await sql<{
         id: string;
         run_id: string;
@@ -107,6 +104,7 @@ export async function reapLostAttempts(
         returning q.id, q.run_id, q.idx, q.task_id, q.attempt, q.claimed_by,
           q.claimed_at as started,
           extract(epoch from (now() - q.heartbeat))::float8 as silent_s`;
+      const runs = await readRuns(sql, rows.map((r) => r.run_id));
       const now = Date.now();
       const ends: AttemptEnd[] = rows.map((r) => ({
         runId: r.run_id,

@@ -153,8 +153,7 @@ export async function submitRun(
         await notifyAll(sql, QUEUED_CHANNEL, [runId]);
       }
       if (remaining === 0) {
-        const run = { run_id: runId, status: "running", remaining: 0, spec, age_s: 0 };
-        await countDown(sql, { run, decided: 0, schema: db.schema });
+        await countDown(sql, { runId, decided: 0, schema: db.schema });
       }
     })
   );
