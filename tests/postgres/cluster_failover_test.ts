@@ -27,7 +27,7 @@ function slowDag(retries: number): string {
 }
 
 /** Spawns a foreground `orch run --distributed --json` of `dag.yaml`. */
-function submit(sb: Sandbox): Deno.ChildProcess {
+function submit(sb: Sandbox, env: Record<string, string> = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -41,7 +41,7 @@ function submit(sb: Sandbox): Deno.ChildProcess {
       "--json",
     ],
     cwd: sb.dir,
-    env: { ...sb.env, ...LOST, NO_COLOR: "1" },
+    env: { ...sb.env, ...LOST, NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -79,7 +79,9 @@ pgTest(
     try {
       workers = await startWorkers(sb, 2, LOST);
       await sb.write("dag.yaml", slowDag(1));
-      const run = submit(sb);
+      // The submitter's own bound is far shorter than the workers' heartbeat interval: it
+      // reaps with the bound each attempt was claimed with, so healthy attempts survive.
+      const run = submit(sb, { ORCH_WORKER_LOST_MS: "100" });
       const victim = await slowRunner(scope, workers);
       victim.child.kill("SIGKILL");
       const out = await run.output();

@@ -143,6 +143,9 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
       `create index run_edges_down_idx on run_edges (run_id, down_idx, pos)`,
       `alter table task_queue add column idx integer`,
+      // The claiming worker's own bound: a silent attempt is lost after it, whatever the
+      // reaper's configuration.
+      `alter table task_queue add column lost_after_ms integer`,
       `create index task_queue_run_idx on task_queue (run_id, state)`,
     ],
   },

@@ -31,12 +31,13 @@ interface Row {
  * spec, the run's params, and the outputs of its direct upstream tasks as JSON text in
  * `depends_on` order (what the local executor passes).
  * @param sql A client on the store's schema.
- * @param options Who claims (`claimed_by`) and how many at most.
+ * @param options Who claims (`claimed_by`), how many at most, and after how long
+ *   without a heartbeat its attempts count as lost (`lost_after_ms`).
  * @returns The claimed attempts.
  */
 export async function claimAttempts(
   sql: Sql,
-  options: { worker: string; limit: number },
+  options: { worker: string; limit: number; lostMs: number },
 ): Promise<ClaimedAttempt[]> {
   if (options.limit <= 0) return [];
   const rows = await sql<Row[]>`
@@ -46,7 +47,7 @@ export async function claimAttempts(
       order by id limit ${options.limit} for update skip locked
     ), q as (
       update task_queue q set state = 'running', claimed_by = ${options.worker},
-        claimed_at = now(), heartbeat = now()
+        claimed_at = now(), heartbeat = now(), lost_after_ms = ${options.lostMs}
       from c where q.id = c.id
       returning q.id, q.run_id, q.idx, q.attempt
     ), t as (

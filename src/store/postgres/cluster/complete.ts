@@ -62,7 +62,8 @@ export async function completeAttempts(
 }
 
 /**
- * The reaper: fails every `running` attempt whose heartbeat is older than `lostMs` as
+ * The reaper: fails every `running` attempt whose heartbeat is older than the bound
+ * its worker claimed it with (`lost_after_ms`; else `lostMs`) as
  * `WorkerLostError` (reason `worker_lost`), through the same settling as any failure
  * (retries honoured; none left: the task fails and its dependants are skipped). Rows
  * another reaper holds are skipped (SKIP LOCKED), so reapers never fight.
@@ -74,10 +75,11 @@ export async function reapLostAttempts(
   db: ClusterDb,
   options: { lostMs: number },
 ): Promise<{ reaped: number; finished: Finished[] }> {
-  const boundS = options.lostMs / 1000;
+  const dflt = options.lostMs;
   const stale = await db.sql<{ run_id: string }[]>`
     select distinct run_id from task_queue
-    where state = 'running' and heartbeat < now() - make_interval(secs => ${boundS})`;
+    where state = 'running'
+      and heartbeat < now() - coalesce(lost_after_ms, ${dflt}) * interval '1 millisecond'`;
   if (stale.length === 0) return { reaped: 0, finished: [] };
   return await withRetry(() =>
     db.sql.begin(async (sql) => {
@@ -91,11 +93,12 @@ export async function reapLostAttempts(
         claimed_by: string;
         started: Date;
         silent_s: number;
+        bound_s: number;
       }[]>`
         with lost as (
           select id from task_queue
           where state = 'running' and run_id = any(${runIds}::text[])
-            and heartbeat < now() - make_interval(secs => ${boundS})
+            and heartbeat < now() - coalesce(lost_after_ms, ${dflt}) * interval '1 millisecond'
           order by id for update skip locked
         )
         update task_queue q set state = 'failed', error = jsonb_build_object('error',
@@ -103,7 +106,8 @@ export async function reapLostAttempts(
         from lost where q.id = lost.id
         returning q.id, q.run_id, q.idx, q.task_id, q.attempt, q.claimed_by,
           q.claimed_at as started,
-          extract(epoch from (now() - q.heartbeat))::float8 as silent_s`;
+          extract(epoch from (now() - q.heartbeat))::float8 as silent_s,
+          coalesce(q.lost_after_ms, ${dflt}) / 1000.0::float8 as bound_s`;
       const runs = await readRuns(sql, rows.map((r) => r.run_id));
       const now = Date.now();
       const ends: AttemptEnd[] = rows.map((r) => ({
@@ -119,7 +123,7 @@ export async function reapLostAttempts(
           name: "WorkerLostError",
           message: `Worker "${r.claimed_by}" stopped heartbeating: none for ${
             r.silent_s.toFixed(1)
-          } s (bound ${boundS} s)`,
+          } s (bound ${r.bound_s} s)`,
         },
       }));
       const finished = await settleAttempts(sql, runs, ends, db.schema);

@@ -104,7 +104,11 @@ export class ClusterWorker {
         const free = this.#capacity();
         let claimed: ClaimedAttempt[] = [];
         if (free > 0) {
-          claimed = await claimAttempts(this.#db.sql, { worker: this.#o.name, limit: free })
+          claimed = await claimAttempts(this.#db.sql, {
+            worker: this.#o.name,
+            limit: free,
+            lostMs: this.#o.lostMs,
+          })
             .catch((err) => this.#fail("claim", err));
         }
         for (const c of claimed) this.#start(c);
