@@ -57,7 +57,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   },
   worker: {
     load: () => import("./commands/worker.ts").then((m) => m.workerCommand),
-    summary: "Run tasks of distributed runs from the PostgreSQL store (experimental)",
+    summary: "Run tasks of distributed runs from the PostgreSQL store",
   },
 };
 

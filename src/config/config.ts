@@ -26,11 +26,16 @@ export interface Config {
   readonly dashboardToken?: string;
   /** How long a stopping scheduler lets running runs finish (`ORCH_SHUTDOWN_GRACE_MS`). */
   readonly shutdownGraceMs: number;
+  /**
+   * Distributed execution: a running attempt whose worker has not heartbeated for this
+   * long is failed with reason `worker_lost` (`ORCH_WORKER_LOST_MS`, default 10000).
+   */
+  readonly workerLostMs: number;
   /** The store backend (`ORCH_STORE`): jsonl (absent, empty) or a PostgreSQL URL. */
   readonly store: StoreConfig;
   /**
    * Where `orch run` executes tasks (`ORCH_EXECUTION`): `local` (default, this process's
-   * pool) or `distributed` (experimental: `task_queue`, run by `orch worker`s; needs a
+   * pool) or `distributed` (submitted to the cluster, run by `orch worker`s; needs a
    * PostgreSQL store).
    */
   readonly execution: "local" | "distributed";
@@ -96,6 +101,7 @@ export function loadConfig(
     dashboardToken: env.ORCH_DASHBOARD_TOKEN?.trim() || undefined,
     sandbox: sandboxSetting(env.ORCH_SANDBOX),
     shutdownGraceMs: positiveInt(env, "ORCH_SHUTDOWN_GRACE_MS", 10_000),
+    workerLostMs: positiveInt(env, "ORCH_WORKER_LOST_MS", 10_000),
     store: Object.freeze(parseStoreConfig(env.ORCH_STORE)),
     execution: executionSetting(env.ORCH_EXECUTION),
     memoryLimitMb: memoryLimit(env.ORCH_MEMORY_LIMIT_MB),

@@ -6,8 +6,9 @@ import { UsageError } from "../errors.ts";
 import { renderSummary, runResultJson } from "../render.ts";
 import { exitCodeOf, reportTaskErrors, runInForeground } from "./_foreground.ts";
 import { runDeps } from "./_scheduling.ts";
+import { isDistributed, runOnCluster } from "./_cluster.ts";
 
-export const RETRY_HELP = `Usage: orch retry RUN_ID [--json] [--quiet]
+export const RETRY_HELP = `Usage: orch retry RUN_ID [--json] [--quiet] [--distributed]
 
 Re-runs a failed, cancelled or interrupted run as a new run (trigger "retry", linked by
 retry_of). Tasks that succeeded in that run are not run again: their recorded outputs
@@ -17,6 +18,8 @@ The DAG file is read again, with the run params of the original run.
 Options:
   --json        Print one JSON object with the result instead of the summary
   --quiet, -q   No progress lines on stderr
+  --distributed PostgreSQL store only: submit the retry to the cluster ('orch worker's run
+                it) and wait (same as ORCH_EXECUTION=distributed)
   --store URL   PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help    Show this help
 
@@ -34,6 +37,7 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
   const { values, positionals } = parseCommandArgs("retry", args, {
     json: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
+    distributed: { type: "boolean" },
   });
   if (values.help) {
     ctx.io.stdout(RETRY_HELP);
@@ -50,17 +54,17 @@ export async function retryCommand(ctx: AppContext, args: string[]): Promise<num
     taskEvents: backend.taskEvents,
   });
   const prepared = await prepareRun(plan.dagPath, { registry: await ctx.registry(), pool });
-  const result = await runInForeground(ctx, prepared, {
-    deps,
-    run: {
-      trigger: "retry",
-      retryOf: plan.retryOf,
-      scheduleId: plan.scheduleId,
-      runParams: plan.runParams,
-      reuse: plan.reuse,
-    },
-    quiet: Boolean(values.json || values.quiet),
-  });
+  const run = {
+    trigger: "retry" as const,
+    retryOf: plan.retryOf,
+    scheduleId: plan.scheduleId,
+    runParams: plan.runParams,
+    reuse: plan.reuse,
+  };
+  const quiet = Boolean(values.json || values.quiet);
+  const result = isDistributed(ctx, values.distributed, "retry")
+    ? await runOnCluster(ctx, prepared, { run, quiet })
+    : await runInForeground(ctx, prepared, { deps, run, quiet });
   if (values.json) {
     ctx.io.stdout(JSON.stringify({ ...runResultJson(result), retry_of: plan.retryOf }) + "\n");
   } else {

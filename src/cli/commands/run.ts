@@ -1,18 +1,15 @@
 import { resolve } from "node:path";
 import { prepareRun } from "../../run/prepare.ts";
-import type { RunResult } from "../../run/types.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { renderDryRun, renderSummary, runResultJson } from "../render.ts";
 import { exitCodeOf, reportTaskErrors, runInForeground } from "./_foreground.ts";
 import { runDeps } from "./_scheduling.ts";
-import type { TaskPool } from "../../pool/task_pool.ts";
-import type { Store } from "../../store/store.ts";
-import type { PostgresStore } from "../../store/postgres/store.ts";
-import type { QueuePool } from "../../store/postgres/task_queue.ts";
+import { isDistributed, runOnCluster, submitToCluster } from "./_cluster.ts";
 
-export const RUN_HELP = `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet]
+export const RUN_HELP =
+  `Usage: orch run --dag FILE [--dry-run] [--json] [--quiet] [--distributed [--detach]]
 
 Runs a DAG once, now.
 
@@ -21,8 +18,12 @@ Options:
   --dry-run     Load, validate and plan, print the execution plan; run nothing, write nothing
   --json        Print one JSON object with the result instead of the summary
   --quiet, -q   No progress lines on stderr
-  --distributed Experimental, PostgreSQL store only: queue the tasks in task_queue for
-                'orch worker' processes (on any host) and wait (same as ORCH_EXECUTION=distributed)
+  --distributed PostgreSQL store only: submit the run to the cluster, where 'orch worker'
+                processes (on any host) run its tasks, and wait for it, printing progress
+                as a local run does (same as ORCH_EXECUTION=distributed); SIGINT/SIGTERM
+                cancel it cluster-wide
+  --detach      With distributed execution: print the run id (--json: {"run_id":...}) and
+                exit 0 at once; the workers finish the run ('orch runs' shows it)
   --store URL   PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help    Show this help
 
@@ -44,6 +45,7 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     json: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     distributed: { type: "boolean" },
+    detach: { type: "boolean" },
   });
   if (values.help) {
     ctx.io.stdout(RUN_HELP);
@@ -60,43 +62,27 @@ export async function runCommand(ctx: AppContext, args: string[]): Promise<numbe
     ctx.io.stdout(renderDryRun(prepared));
     return 0;
   }
-  const distributed = values.distributed || ctx.config.execution === "distributed";
-  if (distributed && ctx.storeConfig.kind !== "postgres") {
-    throw new UsageError(
-      "Distributed execution needs a PostgreSQL store: set ORCH_STORE or --store",
-      "run",
-    );
+  const distributed = isDistributed(ctx, values.distributed, "run");
+  const quiet = Boolean(values.json || values.quiet);
+  if (values.detach && !distributed) {
+    throw new UsageError("--detach needs distributed execution (--distributed)", "run");
   }
-  const deps = await runDeps(ctx);
-  const queue = distributed ? await queuePool(deps.backend, ctx.pool()) : null;
-  if (queue) deps.pool = queue;
-  let result: RunResult;
-  try {
-    result = await runInForeground(ctx, prepared, {
-      deps,
+  if (values.detach) {
+    const runId = await submitToCluster(ctx, prepared, { trigger: "manual" });
+    ctx.io.stdout(values.json ? JSON.stringify({ run_id: runId }) + "\n" : runId + "\n");
+    return 0;
+  }
+  const result = distributed
+    ? await runOnCluster(ctx, prepared, { run: { trigger: "manual" }, quiet })
+    : await runInForeground(ctx, prepared, {
+      deps: await runDeps(ctx),
       run: { trigger: "manual" },
-      quiet: Boolean(values.json || values.quiet),
+      quiet,
     });
-  } finally {
-    await queue?.close();
-  }
   if (values.json) ctx.io.stdout(JSON.stringify(runResultJson(result)) + "\n");
   else {
     ctx.io.stdout(renderSummary(result));
     reportTaskErrors(ctx, result);
   }
   return exitCodeOf(result);
-}
-
-/**
- * The pool of a distributed run: attempts go to `task_queue` for `orch worker`s.
- * @param backend The (PostgreSQL) store.
- * @param local The local pool, used to validate workflows only.
- * @returns The listening queue pool; `close()` it after the run.
- */
-async function queuePool(backend: Store, local: TaskPool): Promise<QueuePool> {
-  const { QueuePool } = await import("../../store/postgres/task_queue.ts");
-  const pool = new QueuePool((backend as PostgresStore).aux, { local });
-  await pool.open();
-  return pool;
 }

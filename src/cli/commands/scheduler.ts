@@ -10,6 +10,7 @@ import type { Store } from "../../store/store.ts";
 import type { PostgresStore } from "../../store/postgres/store.ts";
 import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
+import { isDistributed, submitToCluster } from "./_cluster.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -30,7 +31,9 @@ Options:
 Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a signal),
 1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
 Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
-SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000).
+SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000),
+ORCH_EXECUTION=distributed (PostgreSQL store: due runs are submitted to the cluster, where
+'orch worker's run them, instead of running here; the scheduler does not wait for them).
 `;
 
 /**
@@ -64,7 +67,22 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   const { backend, events, pool } = deps;
   await events.open();
   const registry = await ctx.registry();
+  const notice = (line: string) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`);
+  const distributed = isDistributed(ctx, false, "scheduler");
   const launch: LaunchRun = async (run, signal) => {
+    if (distributed) {
+      // Detached: the cluster runs it; "success" here means it was submitted.
+      const prepared = await prepareRun(run.dagPath, { registry, pool });
+      await submitToCluster(ctx, prepared, {
+        runId: run.runId,
+        trigger: "schedule",
+        scheduleId: run.scheduleId,
+        minute: run.minute,
+        runParams: run.params as JsonObject,
+      });
+      notice(`submitted run ${run.runId} of ${run.scheduleId} to the cluster`);
+      return "success";
+    }
     const prepared = await prepareRun(run.dagPath, { registry, pool });
     const result = await runDag(prepared, deps, {
       runId: run.runId,
@@ -77,7 +95,6 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     });
     return result.status;
   };
-  const notice = (line: string) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`);
   const election = values.serve ? await electLeader(backend, notice) : null;
   const scheduler = new Scheduler({
     store: backend.state,

@@ -93,12 +93,22 @@ export class PostgresRunLiveness implements RunLiveness {
    * @returns Why it is dead, or `null` when it may be alive.
    */
   async isDead(run: LivenessSubject, check: LivenessCheck): Promise<string | null> {
-    const [row] = await this.#sql<
-      { host: string | null; pid: number | null; age_ms: number | null; released: boolean }[]
-    >`select host, pid, heartbeat = '-infinity' as released,
+    const [found] = await this.#sql<{
+      host: string | null;
+      pid: number | null;
+      age_ms: number | null;
+      released: boolean;
+      mode: string;
+      beating: boolean;
+    }[]>`select host, pid, heartbeat = '-infinity' as released, mode,
+        heartbeat is not null as beating,
         case when isfinite(heartbeat)
           then (extract(epoch from (now() - heartbeat)) * 1000)::float8 end as age_ms
-      from runs where run_id = ${run.runId} and heartbeat is not null`;
+      from runs where run_id = ${run.runId}`;
+    // A cluster run lives in the database (workers decide and end it, reaping each
+    // other's lost attempts), not in the process that submitted it.
+    if (found?.mode === "cluster") return null;
+    const row = found?.beating ? found : undefined;
     const before = run.started ? "" : " before it started";
     if (!row) {
       if (run.host === check.host) {

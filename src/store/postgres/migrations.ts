@@ -107,4 +107,46 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "cluster runs: run_tasks, run_edges, readiness decided in the database",
+    statements: [
+      // A run driven by the cluster (mode 'cluster'): its tasks count down to 0.
+      `alter table runs add column mode text not null default 'local'
+        check (mode in ('local', 'cluster'))`,
+      `alter table runs add column remaining integer`,
+      `alter table runs add column spec jsonb`,
+      // One row per task of a cluster run; readiness is `waiting` reaching 0.
+      `create table run_tasks (
+        run_id text not null references runs (run_id) on delete cascade,
+        idx integer not null,
+        task_id text not null,
+        state text not null default 'pending' check (state in
+          ('pending', 'queued', 'running', 'success', 'failed', 'skipped')),
+        waiting integer not null,
+        attempts integer not null default 0,
+        spec jsonb not null,
+        output jsonb,
+        error text,
+        reused_from text,
+        started timestamptz,
+        finished timestamptz,
+        primary key (run_id, idx)
+      )`,
+      // pos: the upstream's place in the dependant's depends_on (payload order).
+      `create table run_edges (
+        run_id text not null references runs (run_id) on delete cascade,
+        up_idx integer not null,
+        down_idx integer not null,
+        pos integer not null,
+        primary key (run_id, up_idx, down_idx)
+      )`,
+      `create index run_edges_down_idx on run_edges (run_id, down_idx, pos)`,
+      `alter table task_queue add column idx integer`,
+      // The claiming worker's own bound: a silent attempt is lost after it, whatever the
+      // reaper's configuration.
+      `alter table task_queue add column lost_after_ms integer`,
+      `create index task_queue_run_idx on task_queue (run_id, state)`,
+    ],
+  },
 ];

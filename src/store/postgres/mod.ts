@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL store backend: store config parsing, connections, versioned migrations,
  * the state store and the event log with the JSONL contract, run liveness by heartbeat,
- * the task-event reader, `PostgresStore` (all of it as one `Store`) and leader election
- * with fencing.
+ * the task-event reader, `PostgresStore` (all of it as one `Store`), leader election
+ * with fencing, and distributed execution (cluster runs: submit, worker, reaper, follow,
+ * cancel).
  * @module
  */
 export {
@@ -50,3 +51,14 @@ export {
 export { openPostgresStore, type OpenPostgresStoreOptions, PostgresStore } from "./store.ts";
 export { LeaderElection, type LeaderElectionOptions } from "./leader.ts";
 export { checkEpoch, type Fence } from "./_fence.ts";
+export {
+  cancelClusterRun,
+  type ClusterDb,
+  ClusterWorker,
+  type ClusterWorkerOptions,
+  completeAttempts,
+  followRun,
+  MAX_OUTPUT_BYTES,
+  reapLostAttempts,
+  submitRun,
+} from "./cluster/mod.ts";

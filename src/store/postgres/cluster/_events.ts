@@ -1,0 +1,119 @@
+import { isoTimestamp } from "../../../lib/iso_time.ts";
+import { EVENT_SCHEMA_VERSION } from "../../events.ts";
+import { STATE_SCHEMA_VERSION, type StoredEvent } from "../../state_events.ts";
+import type { TransactionSql } from "../connect.ts";
+import { insertStateEvents } from "../_state_rows.ts";
+import { lockName } from "../connect.ts";
+
+/** Channel workers are woken on when attempts are queued (payload: the run id). */
+export const QUEUED_CHANNEL = "orch_task_queued";
+/** Channel followers are woken on when a run's events grew (payload: the run id). */
+export const PROGRESS_CHANNEL = "orch_run_progress";
+
+/** The run fields every task-level event ends with. */
+export interface RunTag {
+  run_id: string;
+  dag_name: string;
+  tenant_id: string;
+}
+
+/**
+ * A task-level event as the local executor writes it: `timestamp`, `event`, the fields,
+ * then `run_id`, `dag_name`, `tenant_id` and `v`.
+ * @param tag The run's fields.
+ * @param atMs When, epoch ms.
+ * @param fields `event` and its own fields, in order.
+ * @returns The event.
+ */
+export function runEvent(
+  tag: RunTag,
+  atMs: number,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  return { timestamp: isoTimestamp(atMs), ...fields, ...tag, v: EVENT_SCHEMA_VERSION };
+}
+
+/**
+ * Inserts task-level events in order with one statement.
+ * @param sql The transaction (or client).
+ * @param events The events (objects, or JSON text when the object embeds an output).
+ */
+export async function insertEvents(
+  sql: TransactionSql,
+  events: readonly (Record<string, unknown> | EventText)[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e) => e instanceof EventText ? e : EventText.of(e));
+  await sql`
+    insert into events (run_id, event, ts, body)
+    select run_id, event, ts, body from unnest(
+      ${rows.map((r) => r.runId)}::text[],
+      ${rows.map((r) => r.event)}::text[],
+      ${rows.map((r) => r.timestamp)}::timestamptz[],
+      ${rows.map((r) => r.text)}::text[]::jsonb[]
+    ) with ordinality as u(run_id, event, ts, body, ord)
+    order by ord`;
+}
+
+/** An event already serialized (e.g. `task_ok` embedding a worker's output text). */
+export class EventText {
+  /**
+   * @param runId The run.
+   * @param event The event name.
+   * @param timestamp ISO instant.
+   * @param text The JSON object text.
+   */
+  constructor(
+    readonly runId: string,
+    readonly event: string,
+    readonly timestamp: string,
+    readonly text: string,
+  ) {}
+
+  /**
+   * @param e An event object with `run_id`, `event` and `timestamp`.
+   * @returns It as text.
+   */
+  static of(e: Record<string, unknown>): EventText {
+    return new EventText(String(e.run_id), String(e.event), String(e.timestamp), JSON.stringify(e));
+  }
+}
+
+/**
+ * Appends state events (`run_started`, `run_finished`) inside a cluster transaction,
+ * holding the state store's advisory lock as `PostgresStateStore` does, so that
+ * read-decide-append transactions of schedulers see them in order.
+ * @param sql The transaction.
+ * @param schema The store's schema (scopes the lock).
+ * @param events Events without `timestamp` and `v` (stamped now).
+ */
+export async function appendStateEvents(
+  sql: TransactionSql,
+  schema: string,
+  events: readonly Record<string, unknown>[],
+): Promise<StoredEvent[]> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${lockName(schema, "state")}, 0))`;
+  const stamped = events.map((e) => ({
+    timestamp: new Date().toISOString(),
+    v: STATE_SCHEMA_VERSION,
+    ...e,
+  })) as unknown as StoredEvent[];
+  await insertStateEvents(sql, stamped);
+  return stamped;
+}
+
+/**
+ * Notifies a channel once per distinct payload.
+ * @param sql The transaction.
+ * @param channel The channel.
+ * @param payloads Run ids.
+ */
+export async function notifyAll(
+  sql: TransactionSql,
+  channel: string,
+  payloads: Iterable<string>,
+): Promise<void> {
+  const list = [...new Set(payloads)];
+  if (list.length === 0) return;
+  await sql`select pg_notify(${channel}, p) from unnest(${list}::text[]) as p`;
+}

@@ -1,0 +1,192 @@
+import type { PlainError } from "../../../lib/errors.ts";
+import { isoTimestamp } from "../../../lib/iso_time.ts";
+import { EVENT_SCHEMA_VERSION } from "../../events.ts";
+import type { TransactionSql } from "../connect.ts";
+import {
+  EventText,
+  insertEvents,
+  notifyAll,
+  PROGRESS_CHANNEL,
+  QUEUED_CHANNEL,
+  runEvent,
+} from "./_events.ts";
+import { countDown, type Finished } from "./_finish.ts";
+import {
+  decideFailures,
+  type FailEnd,
+  failTasks,
+  retry,
+  skipDescendants,
+  tagOf,
+} from "./_failures.ts";
+import type { RunRow } from "./_run_spec.ts";
+
+/** How one claimed attempt ended, as the completing transaction sees it. */
+export type AttemptEnd =
+  & {
+    runId: string;
+    idx: number;
+    taskId: string;
+    attempt: number;
+    startedAt: number;
+    endedAt: number;
+  }
+  & (
+    | { ok: true; outputJson: string }
+    | { ok: false; error: PlainError; cancelled?: boolean; lost?: boolean }
+  );
+
+/**
+ * Applies the ends of attempts that were still `running` (their queue rows already
+ * updated by the caller, which holds those rows): successes store the output, count
+ * down their dependants' `waiting` and queue those that reach 0 (one statement for all);
+ * failures queue the next attempt after the backoff delay, or fail the task and skip
+ * its pending descendants; every decided task counts the run's `remaining` down, and the
+ * run ends when it reaches 0. Events as the local executor writes them. One transaction:
+ * readiness is decided where outcomes land.
+ *
+ * Locks, in the order every cluster transaction takes them (so they never deadlock):
+ * the attempts' queue rows (caller), then the `run_tasks` rows this will change
+ * (dependants and descendants, in `(run_id, idx)` order, one statement; the attempts'
+ * own task rows are held by nobody else), then each run's `runs` row, last and only
+ * until commit (the `remaining` decrement). Statements are pipelined where they do not
+ * depend on each other's results.
+ * @param sql The transaction.
+ * @param runs The runs still running (ends of other runs are ignored).
+ * @param ends The attempts' ends.
+ * @param schema The store's schema (for `run_finished`).
+ * @returns The runs this transaction ended.
+ */
+export async function settleAttempts(
+  sql: TransactionSql,
+  runs: Map<string, RunRow>,
+  ends: readonly AttemptEnd[],
+  schema: string,
+): Promise<Finished[]> {
+  const live = ends.filter((e) => runs.has(e.runId));
+  if (live.length === 0) return [];
+  const ok = live.filter((e) => e.ok) as OkEnd[];
+  const { retries, finals } = await decideFailures(sql, runs, live);
+  const events: (Record<string, unknown> | EventText)[] = [];
+  const decided = new Map<string, number>();
+  const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
+  const queued = new Set<string>();
+  for (const f of finals) bump(f.end.runId, 1);
+  for (const r of retries) queued.add(r.end.runId);
+  for (const e of ok) bump(e.runId, 1);
+  // Sent in this order (the lock first), run in order on the transaction's connection.
+  const writes = [
+    lockAffected(sql, ok, finals.map((f) => f.end)),
+    ok.length > 0 ? succeed(sql, ok) : null,
+    ...retries.map((r) => retry(sql, r)),
+    finals.length > 0 ? failTasks(sql, finals) : null,
+  ];
+  const skipping = finals.length > 0
+    ? skipDescendants(sql, finals.map((f) => f.end))
+    : Promise.resolve([]);
+  const [, skips] = await Promise.all([Promise.all(writes), skipping]);
+  for (const f of finals) events.push(...f.events);
+  for (const r of retries) events.push(...r.events);
+  for (const e of ok) {
+    events.push(taskOkText(e, runs.get(e.runId)!));
+    queued.add(e.runId); // may have made dependants ready; a spare notification is harmless
+  }
+  const at = Date.now();
+  for (const k of skips) {
+    const run = runs.get(k.run_id)!;
+    bump(k.run_id, 1);
+    events.push(runEvent(tagOf(run), at, {
+      event: "task_skipped",
+      task_id: k.task_id,
+      attempt: 0,
+      reason: "upstream_failed",
+      upstream: k.upstream,
+    }));
+  }
+  const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
+  const [, , , ...ended] = await Promise.all([
+    insertEvents(sql, events),
+    notifyAll(sql, QUEUED_CHANNEL, queued),
+    notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
+    ...order.map(([runId, k]) => countDown(sql, { runId, decided: k, schema })),
+  ]);
+  return ended.filter((f): f is Finished => f !== null);
+}
+
+type OkEnd = AttemptEnd & { ok: true };
+
+/**
+ * Locks, in `(run_id, idx)` order, the task rows the settling will change besides the
+ * attempts' own: direct dependants of the successes and every descendant of the tasks
+ * that failed for good.
+ */
+async function lockAffected(
+  sql: TransactionSql,
+  ok: readonly OkEnd[],
+  failed: readonly FailEnd[],
+): Promise<void> {
+  if (ok.length === 0 && failed.length === 0) return;
+  await sql`
+    with recursive f(run_id, idx) as (
+      select * from unnest(${failed.map((e) => e.runId)}::text[],
+        ${failed.map((e) => e.idx)}::int[])
+    ), d(run_id, idx) as (
+      select e.run_id, e.down_idx from run_edges e join f
+        on e.run_id = f.run_id and e.up_idx = f.idx
+      union
+      select e.run_id, e.down_idx from run_edges e join d
+        on e.run_id = d.run_id and e.up_idx = d.idx
+    ), s(run_id, idx) as (
+      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[])
+    ), k as (
+      select e.run_id, e.down_idx as idx from run_edges e join s
+        on e.run_id = s.run_id and e.up_idx = s.idx
+      union
+      select run_id, idx from d
+    )
+    select t.run_id, t.idx from run_tasks t join k on t.run_id = k.run_id and t.idx = k.idx
+    order by t.run_id, t.idx for update of t`;
+}
+
+/** Stores outputs, counts dependants down, queues the ready ones. */
+async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
+  await sql`
+    with s as (
+      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
+        ${ok.map((e) => e.outputJson)}::text[]) as s(run_id, idx, output)
+    ), done as (
+      update run_tasks t set state = 'success', output = s.output::jsonb, finished = now()
+      from s where t.run_id = s.run_id and t.idx = s.idx and t.state = 'running'
+      returning t.run_id, t.idx
+    ), counts as (
+      select e.run_id, e.down_idx, count(*)::int as n
+      from run_edges e join done d on e.run_id = d.run_id and e.up_idx = d.idx
+      group by e.run_id, e.down_idx
+    ), ready as (
+      update run_tasks t set waiting = t.waiting - c.n,
+        state = case when t.waiting = c.n and t.state = 'pending' then 'queued' else t.state end,
+        attempts = case when t.waiting = c.n and t.state = 'pending' then 1 else t.attempts end
+      from counts c where t.run_id = c.run_id and t.idx = c.down_idx
+      returning t.run_id, t.idx, t.task_id, t.state, t.waiting
+    )
+    insert into task_queue (run_id, idx, task_id, attempt)
+    select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
+    order by run_id, idx`;
+}
+
+/** `task_ok` as the local executor writes it, embedding the worker's output text. */
+function taskOkText(e: OkEnd, run: RunRow): EventText {
+  const timestamp = isoTimestamp(e.endedAt);
+  const text = `{"timestamp":"${timestamp}","event":"task_ok","task_id":${
+    JSON.stringify(e.taskId)
+  },"attempt":${e.attempt},"duration_s":${
+    JSON.stringify(round3((e.endedAt - e.startedAt) / 1000))
+  },"output":${e.outputJson},"run_id":${JSON.stringify(run.run_id)},"dag_name":${
+    JSON.stringify(run.spec.dag_name)
+  },"tenant_id":${JSON.stringify(run.spec.tenant_id)},"v":${EVENT_SCHEMA_VERSION}}`;
+  return new EventText(run.run_id, "task_ok", timestamp, text);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

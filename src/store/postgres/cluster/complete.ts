@@ -1,0 +1,160 @@
+import type { JobOutcome } from "../../../pool/task_pool.ts";
+import type { ClusterDb } from "./submit.ts";
+import { type Finished, readRuns } from "./_finish.ts";
+import { withRetry } from "./_retry.ts";
+import { type AttemptEnd, settleAttempts } from "./_settle.ts";
+
+/** Largest task output stored, as JSON text in bytes (1 MiB). */
+export const MAX_OUTPUT_BYTES = 1_048_576;
+
+/** A claimed attempt and how it ended in the worker's pool. */
+export interface FinishedAttempt {
+  /** `task_queue.id`. */
+  id: string;
+  runId: string;
+  idx: number;
+  taskId: string;
+  attempt: number;
+  outcome: JobOutcome;
+}
+
+/**
+ * Records how attempts ended, in one transaction (retried on deadlock): marks each
+ * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a row reaped as `worker_lost` or dropped by a cancel meanwhile
+ * is left alone, so a late result never duplicates completed work), then settles them
+ * (outputs, readiness of dependants, retries, skips, the run's end). An output past
+ * `maxOutputBytes` fails its attempt with `OutputTooLargeError` (retries apply).
+ * @param db The cluster database.
+ * @param attempts The attempts that ended.
+ * @param options The worker's name and the output limit.
+ * @returns The runs that ended.
+ */
+export async function completeAttempts(
+  db: ClusterDb,
+  attempts: readonly FinishedAttempt[],
+  options: { worker: string; maxOutputBytes?: number },
+): Promise<Finished[]> {
+  if (attempts.length === 0) return [];
+  const limit = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+  const ends = attempts.map((a) => attemptEnd(a, limit));
+  return await withRetry(() =>
+    db.sql.begin(async (sql) => {
+      const [mine, runs] = await Promise.all([
+        sql<{ id: string }[]>`
+          update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
+          from unnest(${attempts.map((a) => a.id)}::bigint[],
+            ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
+            ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
+            as u(id, state, error)
+          where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
+          returning q.id`,
+        readRuns(sql, ends.map((e) => e.runId)),
+      ]);
+      const kept = new Set(mine.map((r) => r.id));
+      return await settleAttempts(
+        sql,
+        runs,
+        ends.filter((_, i) => kept.has(attempts[i].id)),
+        db.schema,
+      );
+    })
+  );
+}
+
+/**
+ * The reaper: fails every `running` attempt whose heartbeat is older than the bound
+ * its worker claimed it with (`lost_after_ms`; else `lostMs`) as
+ * `WorkerLostError` (reason `worker_lost`), through the same settling as any failure
+ * (retries honoured; none left: the task fails and its dependants are skipped). Rows
+ * another reaper holds are skipped (SKIP LOCKED), so reapers never fight.
+ * @param db The cluster database.
+ * @param options The bound in ms.
+ * @returns How many attempts were reaped, and the runs that ended.
+ */
+export async function reapLostAttempts(
+  db: ClusterDb,
+  options: { lostMs: number },
+): Promise<{ reaped: number; finished: Finished[] }> {
+  const dflt = options.lostMs;
+  const stale = await db.sql<{ run_id: string }[]>`
+    select distinct run_id from task_queue
+    where state = 'running'
+      and heartbeat < now() - coalesce(lost_after_ms, ${dflt}) * interval '1 millisecond'`;
+  if (stale.length === 0) return { reaped: 0, finished: [] };
+  return await withRetry(() =>
+    db.sql.begin(async (sql) => {
+      const runIds = stale.map((r) => r.run_id);
+      const rows = await sql<{
+        id: string;
+        run_id: string;
+        idx: number;
+        task_id: string;
+        attempt: number;
+        claimed_by: string;
+        started: Date;
+        silent_s: number;
+        bound_s: number;
+      }[]>`
+        with lost as (
+          select id from task_queue
+          where state = 'running' and run_id = any(${runIds}::text[])
+            and heartbeat < now() - coalesce(lost_after_ms, ${dflt}) * interval '1 millisecond'
+          order by id for update skip locked
+        )
+        update task_queue q set state = 'failed', error = jsonb_build_object('error',
+          jsonb_build_object('name', 'WorkerLostError', 'reason', 'worker_lost'))
+        from lost where q.id = lost.id
+        returning q.id, q.run_id, q.idx, q.task_id, q.attempt, q.claimed_by,
+          q.claimed_at as started,
+          extract(epoch from (now() - q.heartbeat))::float8 as silent_s,
+          coalesce(q.lost_after_ms, ${dflt}) / 1000.0::float8 as bound_s`;
+      const runs = await readRuns(sql, rows.map((r) => r.run_id));
+      const now = Date.now();
+      const ends: AttemptEnd[] = rows.map((r) => ({
+        runId: r.run_id,
+        idx: r.idx,
+        taskId: r.task_id,
+        attempt: r.attempt,
+        startedAt: r.started.getTime(),
+        endedAt: now,
+        ok: false,
+        lost: true,
+        error: {
+          name: "WorkerLostError",
+          message: `Worker "${r.claimed_by}" stopped heartbeating: none for ${
+            r.silent_s.toFixed(1)
+          } s (bound ${r.bound_s} s)`,
+        },
+      }));
+      const finished = await settleAttempts(sql, runs, ends, db.schema);
+      return { reaped: rows.length, finished };
+    })
+  );
+}
+
+function attemptEnd(a: FinishedAttempt, limit: number): AttemptEnd {
+  const base = {
+    runId: a.runId,
+    idx: a.idx,
+    taskId: a.taskId,
+    attempt: a.attempt,
+    startedAt: a.outcome.startedAt,
+    endedAt: a.outcome.endedAt,
+  };
+  const o = a.outcome;
+  if (!o.ok) return { ...base, ok: false, error: o.error, cancelled: o.cancelled };
+  // At most 3 bytes per UTF-16 unit: most outputs need no encoding to be measured.
+  const bytes = o.outputJson.length * 3 <= limit
+    ? 0
+    : new TextEncoder().encode(o.outputJson).length;
+  if (bytes <= limit) return { ...base, ok: true, outputJson: o.outputJson };
+  return {
+    ...base,
+    ok: false,
+    error: {
+      name: "OutputTooLargeError",
+      message:
+        `Cannot store the output of task "${a.taskId}" (run "${a.runId}", attempt ${a.attempt}): ${bytes} bytes is over the limit of ${limit} bytes; return less (e.g. a path or a key to where the data is)`,
+    },
+  };
+}

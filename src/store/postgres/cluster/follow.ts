@@ -1,0 +1,201 @@
+import type { RunEvent, RunStatus, TaskStatus, Trigger } from "../../events.ts";
+import type { RunResult, TaskResult } from "../../../run/types.ts";
+import type { JsonObject } from "../../../workflows/types.ts";
+import type { ClusterDb } from "./submit.ts";
+import { PROGRESS_CHANNEL } from "./_events.ts";
+import { cancelClusterRun } from "./cancel.ts";
+import { reapLostAttempts } from "./complete.ts";
+
+/** Options of {@link followRun}. */
+export interface FollowOptions {
+  /** Called with each of the run's task-level events, in order. */
+  onEvent?: (event: RunEvent) => void;
+  /** Aborting it cancels the run cluster-wide (its reason is recorded). */
+  signal?: AbortSignal;
+  /** Poll interval when no notification arrives (default 1000 ms). */
+  pollMs?: number;
+  /** Also reap attempts of lost workers (any run) with this bound, every half of it. */
+  lostMs?: number;
+  /** Task indexes in the order results are listed (default index order). */
+  order?: readonly number[];
+}
+
+/**
+ * Follows a cluster run from its events until `dag_done`: reads the `events` rows of
+ * the run after the last one seen, woken by `NOTIFY orch_run_progress` (payload: the
+ * run id) with polling as the fallback and a re-read whenever listening (re)starts.
+ * Meanwhile reaps lost workers' attempts, so a run whose workers all died still ends.
+ * @param db The cluster database.
+ * @param runId The run.
+ * @param options Progress callback, cancellation, timings.
+ * @returns How the run ended, as a local run's result.
+ */
+export async function followRun(
+  db: ClusterDb,
+  runId: string,
+  options: FollowOptions = {},
+): Promise<RunResult> {
+  let wake: () => void = () => {};
+  let woken = false;
+  const poke = () => {
+    woken = true;
+    wake();
+  };
+  const sub = await db.sql.listen(PROGRESS_CHANNEL, (p) => p === runId && poke(), poke);
+  const onAbort = () => poke();
+  options.signal?.addEventListener("abort", onAbort);
+  let cancelled = false;
+  const reader = new EventReader(db, runId);
+  let failingSince: number | null = null;
+  let lastReap = Date.now();
+  try {
+    while (true) {
+      if (options.signal?.aborted && !cancelled) {
+        cancelled = true;
+        await cancelClusterRun(db, runId, String(options.signal.reason ?? "Run cancelled"));
+      }
+      woken = false;
+      let done = false;
+      const events = await reader.next().then((es) => {
+        failingSince = null;
+        return es;
+      }, (err) => {
+        // A blip (server restart, network) is waited out; a long outage is an error.
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > OUTAGE_MS) throw err;
+        return [];
+      });
+      for (const e of events) {
+        options.onEvent?.(e);
+        if (e.event === "dag_done") done = true;
+      }
+      if (done) break;
+      if (options.lostMs && Date.now() - lastReap >= options.lostMs / 2) {
+        lastReap = Date.now();
+        await reapLostAttempts(db, { lostMs: options.lostMs }).catch(() => {});
+      }
+      if (woken) continue;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wait = Math.min(options.pollMs ?? 1000, options.lostMs ? options.lostMs / 2 : 1e9);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, wait);
+      });
+      clearTimeout(timer);
+      wake = () => {};
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await sub.unlisten().catch(() => {});
+  }
+  return await readResult(db, runId, options.order);
+}
+
+/** How long the database may be unreachable before following gives up. */
+const OUTAGE_MS = 60_000;
+
+/** How long an event id may stay uncommitted behind a higher one that is visible. */
+const LAG_MS = 3000;
+
+/**
+ * Reads a run's events in id order, each once. Ids come from one sequence but commit
+ * out of order across processes (a worker's `task_log` batch may commit after another
+ * worker's `task_ok`), so every read starts at the highest id seen at least
+ * {@link LAG_MS} ago, skipping the ids already delivered.
+ */
+class EventReader {
+  #db: ClusterDb;
+  #runId: string;
+  #seen = new Set<string>();
+  /** `[when read, highest id then]`, oldest first. */
+  #marks: [number, bigint][] = [];
+  #floor = 0n;
+
+  constructor(db: ClusterDb, runId: string) {
+    this.#db = db;
+    this.#runId = runId;
+  }
+
+  async next(): Promise<RunEvent[]> {
+    const now = Date.now();
+    while (this.#marks.length > 0 && this.#marks[0][0] <= now - LAG_MS) {
+      this.#floor = this.#marks.shift()![1];
+    }
+    const rows = await this.#db.sql<{ id: string; body: RunEvent }[]>`
+      select id, body from events where run_id = ${this.#runId} and id > ${String(this.#floor)}
+      order by id`;
+    const out: RunEvent[] = [];
+    let top = this.#floor;
+    for (const r of rows) {
+      const id = BigInt(r.id);
+      if (id > top) top = id;
+      if (this.#seen.has(r.id)) continue;
+      this.#seen.add(r.id);
+      out.push(r.body);
+    }
+    this.#marks.push([now, top]);
+    for (const id of this.#seen) if (BigInt(id) <= this.#floor) this.#seen.delete(id);
+    return out;
+  }
+}
+
+/**
+ * The result of an ended cluster run, from `runs` and `run_tasks`.
+ * @param db The cluster database.
+ * @param runId The run.
+ * @param order Task indexes in listing order (default index order).
+ * @returns The result.
+ */
+export async function readResult(
+  db: ClusterDb,
+  runId: string,
+  order?: readonly number[],
+): Promise<RunResult> {
+  const [run] = await db.sql<{
+    status: RunStatus;
+    spec: { dag_name: string; tenant_id: string; trigger: Trigger };
+    duration_s: number;
+  }[]>`
+    select status, spec,
+      extract(epoch from (coalesce(finished, now()) - started))::float8 as duration_s
+    from runs where run_id = ${runId}`;
+  const rows = await db.sql<{
+    idx: number;
+    task_id: string;
+    state: TaskStatus;
+    attempts: number;
+    workflow_ref: string;
+    output: string | null;
+    error: string | null;
+    reused_from: string | null;
+  }[]>`
+    select idx, task_id, state, attempts, spec->>'workflow_ref' as workflow_ref,
+      output::text as output, error, reused_from
+    from run_tasks where run_id = ${runId} order by idx`;
+  const byIdx = order ? order.map((i) => rows[i]) : rows;
+  const tasks = byIdx.map((r): TaskResult => {
+    const t: TaskResult = {
+      id: r.task_id,
+      workflowRef: r.workflow_ref,
+      status: r.state,
+      attempts: r.reused_from ? 0 : r.attempts,
+    };
+    if (r.state === "success" && r.output !== null) t.output = JSON.parse(r.output) as JsonObject;
+    if (r.error) t.error = r.error;
+    if (r.reused_from) t.reusedFrom = r.reused_from;
+    return t;
+  });
+  const count = (s: TaskStatus) => tasks.filter((t) => t.status === s).length;
+  return {
+    runId,
+    dagName: run.spec.dag_name,
+    tenantId: run.spec.tenant_id,
+    status: run.status,
+    trigger: run.spec.trigger,
+    durationS: Math.round(run.duration_s * 1000) / 1000,
+    tasks,
+    succeeded: count("success"),
+    failed: count("failed"),
+    skipped: count("skipped"),
+  };
+}

@@ -1,0 +1,161 @@
+import type { PreparedRun } from "../../../run/prepare.ts";
+import type { Trigger } from "../../events.ts";
+import type { JsonObject } from "../../../workflows/types.ts";
+import { DEFAULT_MAX_DELAY_S } from "../../../run/backoff.ts";
+import type { Sql } from "../connect.ts";
+import { mirrorRuns } from "../_run_rows.ts";
+import { appendStateEvents, insertEvents, notifyAll, QUEUED_CHANNEL, runEvent } from "./_events.ts";
+import { countDown } from "./_finish.ts";
+import type { ClusterRunSpec, ClusterTaskSpec } from "./_run_spec.ts";
+import { withRetry } from "./_retry.ts";
+
+/** The database of a cluster: a client on the store's schema. */
+export interface ClusterDb {
+  sql: Sql;
+  schema: string;
+}
+
+/** How a cluster run is identified and linked (as `runDag`'s options). */
+export interface SubmitOptions {
+  runId: string;
+  trigger?: Trigger;
+  scheduleId?: string;
+  minute?: string;
+  retryOf?: string;
+  runParams?: JsonObject;
+  /** Outputs reused from an earlier run (`orch retry`), by task id. */
+  reuse?: ReadonlyMap<string, JsonObject>;
+  /** Recorded as the submitter in `run_started`. */
+  host: string;
+  pid: number;
+  /** Longest retry delay in seconds (default 300). */
+  maxDelayS?: number;
+}
+
+/**
+ * Submits a prepared DAG to the cluster in one transaction: `run_started` (state
+ * events, `runs` row in mode `cluster` with `remaining`), one `run_tasks` row per task
+ * and the `run_edges`, `dag_start` (and `task_ok` of reused outputs) in `events`, and a
+ * `task_queue` row per ready task, with `NOTIFY orch_task_queued`. From then on workers
+ * decide everything in their transactions; the submitter may exit.
+ * @param db The cluster database.
+ * @param prepared The validated DAG and plan.
+ * @param options Run id, links, params, reused outputs.
+ * @returns The run id.
+ */
+export async function submitRun(
+  db: ClusterDb,
+  prepared: PreparedRun,
+  options: SubmitOptions,
+): Promise<string> {
+  const { dag, plan, sources } = prepared;
+  const n = dag.tasks.length;
+  const runId = options.runId;
+  const tag = { run_id: runId, dag_name: dag.name, tenant_id: dag.tenantId };
+  const trigger = options.trigger ?? "manual";
+  const reused = dag.tasks.map((t) => options.reuse?.get(t.id));
+  const waiting = plan.dependsOn.map((deps) => deps.filter((d) => !reused[d]).length);
+  const ready = dag.tasks.map((_, i) => !reused[i] && waiting[i] === 0);
+  const remaining = reused.filter((r) => !r).length;
+  const spec: ClusterRunSpec = {
+    ...tag,
+    trigger,
+    ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
+    ...(options.retryOf ? { retry_of: options.retryOf } : {}),
+    ...(dag.file ? { dag_file: dag.file } : {}),
+    ...(options.runParams ? { run_params: options.runParams } : {}),
+    max_delay_s: options.maxDelayS ?? DEFAULT_MAX_DELAY_S,
+  };
+  const taskSpecs = dag.tasks.map((t, i): ClusterTaskSpec => ({
+    source: sources[i],
+    workflow_ref: t.workflowRef,
+    params: t.params as JsonObject,
+    retries: t.retries,
+    retry_delay_s: t.retryDelayS,
+    ...(t.timeoutS !== undefined ? { timeout_ms: t.timeoutS * 1000 } : {}),
+  }));
+  const edges = plan.dependsOn.flatMap((deps, down) => deps.map((up, pos) => [up, down, pos]));
+  const now = Date.now();
+  const events: Record<string, unknown>[] = [runEvent(tag, now, {
+    event: "dag_start",
+    tasks: n,
+    trigger,
+    ...(dag.file ? { dag_file: dag.file } : {}),
+    ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
+    ...(options.retryOf ? { retry_of: options.retryOf } : {}),
+    task_ids: plan.ids,
+    edges: edges.map(([up, down]) => [plan.ids[up], plan.ids[down]]),
+  })];
+  for (const i of plan.order) {
+    if (!reused[i]) continue;
+    events.push(runEvent(tag, now, {
+      event: "task_ok",
+      task_id: plan.ids[i],
+      attempt: 0,
+      duration_s: 0,
+      output: reused[i],
+      reused_from: options.retryOf,
+    }));
+  }
+  await withRetry(() =>
+    db.sql.begin(async (sql) => {
+      const started = await appendStateEvents(sql, db.schema, [{
+        event: "run_started",
+        run_id: runId,
+        ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
+        ...(options.minute ? { minute: options.minute } : {}),
+        dag_name: dag.name,
+        ...(dag.file ? { dag: dag.file } : {}),
+        tenant_id: dag.tenantId,
+        trigger,
+        ...(options.retryOf ? { retry_of: options.retryOf } : {}),
+        ...(options.runParams && Object.keys(options.runParams).length
+          ? { params: options.runParams }
+          : {}),
+        pid: options.pid,
+        host: options.host,
+      }]);
+      await mirrorRuns(sql, started);
+      await sql`update runs set mode = 'cluster', remaining = ${remaining},
+          spec = ${JSON.stringify(spec)}::text::jsonb
+        where run_id = ${runId}`;
+      await sql`
+        insert into run_tasks (run_id, idx, task_id, state, waiting, attempts, spec, output,
+          reused_from)
+        select ${runId}, idx - 1, task_id, state, waiting, attempts, spec, output, reused_from
+        from unnest(
+          ${plan.ids as string[]}::text[],
+          ${
+        dag.tasks.map((_, i) => reused[i] ? "success" : ready[i] ? "queued" : "pending")
+      }::text[],
+          ${waiting}::int[],
+          ${ready.map((r) => (r ? 1 : 0))}::int[],
+          ${taskSpecs.map((s) => JSON.stringify(s))}::text[]::jsonb[],
+          ${reused.map((r) => (r ? JSON.stringify(r) : null))}::text[]::jsonb[],
+          ${reused.map((r) => (r ? options.retryOf ?? null : null))}::text[]
+        ) with ordinality as u(task_id, state, waiting, attempts, spec, output, reused_from, idx)`;
+      if (edges.length > 0) {
+        await sql`
+          insert into run_edges (run_id, up_idx, down_idx, pos)
+          select ${runId}, up, down, pos from unnest(
+            ${edges.map((e) => e[0])}::int[], ${edges.map((e) => e[1])}::int[],
+            ${edges.map((e) => e[2])}::int[]) as u(up, down, pos)`;
+      }
+      await insertEvents(sql, events);
+      const roots = plan.order.filter((i) => ready[i]);
+      if (roots.length > 0) {
+        await sql`
+          insert into task_queue (run_id, idx, task_id, attempt)
+          select ${runId}, idx, task_id, 1
+          from unnest(${roots}::int[], ${
+          roots.map((i) => plan.ids[i])
+        }::text[]) as u(idx, task_id)`;
+        await notifyAll(sql, QUEUED_CHANNEL, [runId]);
+      }
+      if (remaining === 0) {
+        await countDown(sql, { runId, decided: 0, schema: db.schema });
+      }
+    })
+  );
+  return runId;
+}

@@ -1,0 +1,294 @@
+import { toPlainError } from "../../../lib/errors.ts";
+import type { JobOutcome, TaskPool } from "../../../pool/task_pool.ts";
+import { PostgresEventLog } from "../event_log.ts";
+import type { ClusterDb } from "./submit.ts";
+import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
+import {
+  completeAttempts,
+  type FinishedAttempt,
+  MAX_OUTPUT_BYTES,
+  reapLostAttempts,
+} from "./complete.ts";
+import { QUEUED_CHANNEL, runEvent } from "./_events.ts";
+
+/** Attempts shorter than this on average are claimed ahead of free slots. */
+const SHORT_MS = 50;
+/** Attempts claimed ahead (in all) when they are short: round trips, not tasks, bound them. */
+const PREFETCH = 256;
+
+/** Options of {@link ClusterWorker}. */
+export interface ClusterWorkerOptions {
+  /** Who claims, stored in `task_queue.claimed_by` (e.g. `host:pid`). */
+  name: string;
+  /** A running attempt silent this long is lost (default 10000 ms). */
+  lostMs?: number;
+  /** Heartbeat interval (default a quarter of `lostMs`). */
+  heartbeatMs?: number;
+  /** Poll interval when no notification arrives (default 1000 ms). */
+  pollMs?: number;
+  /** Largest output stored, JSON text in bytes (default {@link MAX_OUTPUT_BYTES}). */
+  maxOutputBytes?: number;
+  /** Receives one line per problem. */
+  onNotice?: (line: string) => void;
+}
+
+/**
+ * `orch worker`'s loop. Claims ready attempts (as many as the local pool has free
+ * slots, one statement, `FOR UPDATE SKIP LOCKED`), runs each in the local
+ * {@link TaskPool} as a local run would, and records their ends in batches: one
+ * transaction per batch stores outputs and makes dependants ready (see
+ * {@link completeAttempts}). `task_start` and `ctx.log()` lines (`task_log`) go to the
+ * `events` table in batches, flushed before the ends they precede.
+ *
+ * Woken by `NOTIFY orch_task_queued`, with polling as the fallback (and at the next
+ * retry's `not_before`), and a re-scan whenever the listen connection (re)connects.
+ * Heartbeats its running attempts every `heartbeatMs`; an attempt whose row is no
+ * longer `running` because its run was cancelled or ended is aborted (`ctx.signal`).
+ * Reaps attempts of lost workers every half `lostMs`.
+ */
+export class ClusterWorker {
+  #db: ClusterDb;
+  #pool: TaskPool;
+  #o: Required<Omit<ClusterWorkerOptions, "onNotice" | "heartbeatMs">> & ClusterWorkerOptions;
+  #log: PostgresEventLog;
+  #running = new Map<string, ClaimedAttempt>();
+  #ended: FinishedAttempt[] = [];
+  #completing: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #woken = false;
+  #done = 0;
+  /** Moving average of attempt durations (starts "long": no prefetch until known). */
+  #avgMs = SHORT_MS * 10;
+
+  /**
+   * @param db The cluster database (the client is not ended by the worker).
+   * @param pool The local pool; its `size` bounds the attempts claimed at once.
+   * @param options Name, timings, output limit.
+   */
+  constructor(db: ClusterDb, pool: TaskPool, options: ClusterWorkerOptions) {
+    this.#db = db;
+    this.#pool = pool;
+    this.#o = { lostMs: 10_000, pollMs: 1000, maxOutputBytes: MAX_OUTPUT_BYTES, ...options };
+    this.#log = this.#openLog();
+  }
+
+  /** A log stops at its first failed insert: a long-lived worker then starts a new one. */
+  #openLog(): PostgresEventLog {
+    return new PostgresEventLog(this.#db.sql, {
+      onError: (err) => {
+        this.#notice(`cannot write task events (some task_start/task_log lost): ${err.message}`);
+        this.#log = this.#openLog();
+      },
+    });
+  }
+
+  /** Attempts this worker ran to the end so far. */
+  get finished(): number {
+    return this.#done;
+  }
+
+  /**
+   * Claims and runs attempts until `stop` aborts, then waits for the running ones and
+   * records their ends.
+   * @param stop Ends the loop (SIGINT/SIGTERM).
+   */
+  async serve(stop: AbortSignal): Promise<void> {
+    const sub = await this.#db.sql.listen(QUEUED_CHANNEL, () => this.#poke(), () => this.#poke());
+    const beatMs = this.#o.heartbeatMs ?? Math.max(20, Math.floor(this.#o.lostMs / 4));
+    const beat = setInterval(() => this.#heartbeat(), beatMs);
+    const reap = setInterval(() => this.#reap(), Math.max(50, this.#o.lostMs / 2));
+    const onStop = () => this.#poke();
+    stop.addEventListener("abort", onStop);
+    try {
+      while (!stop.aborted) {
+        const free = this.#capacity();
+        let claimed: ClaimedAttempt[] = [];
+        if (free > 0) {
+          claimed = await claimAttempts(this.#db.sql, {
+            worker: this.#o.name,
+            limit: free,
+            lostMs: this.#o.lostMs,
+          })
+            .catch((err) => this.#fail("claim", err));
+        }
+        for (const c of claimed) this.#start(c);
+        if (claimed.length > 0 && claimed.length === free) continue;
+        await this.#idle(claimed.length === 0 && free > 0);
+      }
+    } finally {
+      stop.removeEventListener("abort", onStop);
+      await sub.unlisten().catch(() => {});
+      while (this.#running.size > 0) await this.#idle(false);
+      while (this.#completing) await this.#completing;
+      clearInterval(beat);
+      clearInterval(reap);
+      await this.#log.flush().catch(() => {});
+    }
+  }
+
+  #start(c: ClaimedAttempt): void {
+    this.#running.set(c.id, c);
+    const { job, tag } = c;
+    this.#pool.run(job, {
+      onStart: (at) =>
+        this.#log.append(runEvent(tag, at, {
+          event: "task_start",
+          task_id: job.taskId,
+          attempt: job.attempt,
+          workflow_ref: c.workflowRef,
+          params: job.params,
+        })),
+      onLog: (message, at) =>
+        this.#log.append(runEvent(tag, at, {
+          event: "task_log",
+          task_id: job.taskId,
+          attempt: job.attempt,
+          message,
+        })),
+    }).then((outcome) => this.#end(c, outcome));
+  }
+
+  #end(c: ClaimedAttempt, outcome: JobOutcome): void {
+    this.#ended.push({
+      id: c.id,
+      runId: c.job.runId,
+      idx: c.idx,
+      taskId: c.job.taskId,
+      attempt: c.job.attempt,
+      outcome,
+    });
+    if (!this.#completing) this.#completing = this.#complete();
+  }
+
+  /** Records ended attempts, one batch per transaction, until none is left. */
+  async #complete(): Promise<void> {
+    try {
+      while (this.#ended.length > 0) {
+        const batch = this.#ended;
+        this.#ended = [];
+        await this.#record(batch);
+        for (const a of batch) {
+          this.#running.delete(a.id);
+          this.#learn(a.outcome.endedAt - a.outcome.startedAt);
+        }
+        this.#done += batch.length;
+        this.#poke();
+      }
+    } finally {
+      this.#completing = null;
+    }
+  }
+
+  /**
+   * Records a batch of ends; while the database is unreachable, tries again (the rows
+   * are still heartbeated) for up to `lostMs`, after which others reap them anyway.
+   */
+  async #record(batch: FinishedAttempt[]): Promise<void> {
+    const giveUp = Date.now() + this.#o.lostMs;
+    for (let pause = 100;; pause = Math.min(pause * 2, 2000)) {
+      try {
+        await this.#log.flush().catch(() => {}); // task_start and logs before the ends
+        await completeAttempts(this.#db, batch, {
+          worker: this.#o.name,
+          maxOutputBytes: this.#o.maxOutputBytes,
+        });
+        return;
+      } catch (err) {
+        if (Date.now() + pause > giveUp) {
+          // Left `running`, no longer heartbeated: reaped as worker_lost.
+          this.#fail(`recording ${batch.length} attempt end(s)`, err);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  /** How many attempts to claim: more than the pool runs at once when they are short. */
+  #capacity(): number {
+    const size = this.#pool.size;
+    const ahead = this.#avgMs < SHORT_MS ? Math.max(size, PREFETCH) : size;
+    return ahead - this.#running.size;
+  }
+
+  /** Keeps a moving average of attempt durations. */
+  #learn(ms: number): void {
+    this.#avgMs = this.#avgMs * 0.9 + Math.max(0, ms) * 0.1;
+  }
+
+  #heartbeat(): void {
+    if (this.#running.size === 0) return;
+    const ids = [...this.#running.keys()];
+    this.#db.sql<{ id: string; run_id: string; run_status: string }[]>`
+      with beat as (
+        update task_queue set heartbeat = now()
+        where id = any(${ids}::bigint[]) and state = 'running'
+        returning id
+      )
+      select q.id, q.run_id, r.status as run_status from task_queue q
+        join runs r on r.run_id = q.run_id
+      where q.id = any(${ids}::bigint[]) and q.id not in (select id from beat)
+        and r.status <> 'running'`
+      .then((gone) => {
+        const runs = new Set(gone.map((g) => g.run_id));
+        for (const runId of runs) {
+          this.#pool.cancelRun(runId, `Run ${runId} was cancelled or ended`);
+        }
+      })
+      .catch((err) => this.#fail("heartbeat", err));
+  }
+
+  #reap(): void {
+    reapLostAttempts(this.#db, { lostMs: this.#o.lostMs })
+      .then((r) => {
+        if (r.reaped > 0) this.#notice(`reaped ${r.reaped} attempt(s) of lost workers`);
+      })
+      .catch((err) => this.#fail("reaping", err));
+  }
+
+  #fail(what: string, err: unknown): ClaimedAttempt[] {
+    this.#notice(`${what} failed: ${toPlainError(err).message}`);
+    return [];
+  }
+
+  /**
+   * Waits for a notification, an attempt's end, a stop, the poll interval, or (when
+   * `untilDue`) the next delayed retry's `not_before`.
+   */
+  async #idle(untilDue: boolean): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
+    let wait = this.#o.pollMs;
+    if (untilDue) {
+      const [row] = await this.#db.sql<{ ms: number | null }[]>`
+        select (extract(epoch from (min(not_before) - now())) * 1000)::float8 as ms
+        from task_queue where state = 'queued' and not_before > now()`.catch(() => [
+        { ms: null },
+      ]);
+      if (row?.ms !== null && row?.ms !== undefined) wait = Math.min(wait, row.ms + 5);
+      if (this.#woken) {
+        this.#woken = false;
+        return;
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, Math.max(0, wait));
+    });
+    clearTimeout(timer);
+    this.#wake = null;
+    this.#woken = false;
+  }
+
+  #poke(): void {
+    if (this.#wake) this.#wake();
+    else this.#woken = true;
+  }
+
+  #notice(line: string): void {
+    this.#o.onNotice?.(line);
+  }
+}
