@@ -1,9 +1,10 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { isMap, isSeq, type Node, type YAMLMap } from "yaml";
 import type { z } from "zod";
 import { describeYamlError, MAX_YAML_ALIASES, parseYaml, suggest } from "../lib/mod.ts";
 import { type ScheduleIssue, ScheduleValidationError } from "./errors.ts";
 import { localTimezone, parseDuration } from "./_time.ts";
+import { scheduleFiles } from "./_files.ts";
 import { type Schedule, SCHEDULE_KEYS, type ScheduleEntry, scheduleEntrySchema } from "./schema.ts";
 
 /** Options of {@link loadSchedules}. */
@@ -81,11 +82,8 @@ export async function loadSchedules(
 }
 
 async function listScheduleFiles(dir: string, issues: ScheduleIssue[]): Promise<string[]> {
-  const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && /\.ya?ml$/.test(e.name)) names.push(e.name);
-    }
+    return await scheduleFiles(dir);
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound ? "no such directory" : String(err);
     issues.push({
@@ -95,8 +93,8 @@ async function listScheduleFiles(dir: string, issues: ScheduleIssue[]): Promise<
       path: "",
       message: `Cannot read directory: ${why}`,
     });
+    return [];
   }
-  return names.sort().map((n) => join(dir, n));
 }
 
 /** Largest schedule file accepted, in bytes (as for DAG files). */
