@@ -85,7 +85,8 @@ export function nextDueIndexPath(statePath: string): string {
 /**
  * The {@link NextDueSetup.key} of a process.
  * @param parts orch's version, the working and workflows directories, the sandbox setting.
- * @returns The key; it also names the runtime (time zone data) and the local time zone.
+ * @returns The key; it also names the runtime (its time zone data) and where the local
+ *   time zone comes from (see {@link localZoneSource}).
  */
 export function setupKey(
   parts: { version: string; cwd: string; workflowsDir: string; sandbox: boolean },
@@ -93,11 +94,36 @@ export function setupKey(
   return JSON.stringify({
     orch: parts.version,
     deno: Deno.version.deno,
-    tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    tz: localZoneSource(),
     cwd: parts.cwd,
     workflows: parts.workflowsDir,
     sandbox: parts.sandbox,
   });
+}
+
+/**
+ * What decides the machine's local time zone (of schedules without `timezone`), without
+ * asking `Intl`, whose first use costs about 15 ms of time zone data loading: the `TZ`
+ * variable, `/etc/localtime` (its link target and file identity) and `/etc/timezone`.
+ * Any change to them is a change of key: conservative, never wrong.
+ * @returns A description of those sources.
+ */
+function localZoneSource(): string {
+  const tz = (() => {
+    try {
+      return Deno.env.get("TZ") ?? null;
+    } catch {
+      return "unreadable";
+    }
+  })();
+  const link = (() => {
+    try {
+      return Deno.readLinkSync("/etc/localtime");
+    } catch {
+      return null;
+    }
+  })();
+  return JSON.stringify([tz, link, identitySync("/etc/localtime"), identitySync("/etc/timezone")]);
 }
 
 /**
@@ -209,9 +235,20 @@ async function describeDir(dir: string): Promise<string> {
 /** Size, mtime and inode of a file, or `none`. */
 async function identity(path: string): Promise<string> {
   try {
-    const s = await Deno.stat(path);
-    return `${s.size} ${s.mtime?.getTime() ?? 0} ${s.ino ?? 0}`;
+    return describeStat(await Deno.stat(path));
   } catch {
     return "none";
   }
+}
+
+function identitySync(path: string): string {
+  try {
+    return describeStat(Deno.statSync(path));
+  } catch {
+    return "none";
+  }
+}
+
+function describeStat(s: Deno.FileInfo): string {
+  return `${s.size} ${s.mtime?.getTime() ?? 0} ${s.ino ?? 0}`;
 }

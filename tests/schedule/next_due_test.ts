@@ -119,8 +119,24 @@ Deno.test("isQuietMinute() is false once anything the tick read changed", async 
     const f = await fixture();
     try {
       await f.record("2026-05-01T10:00:00Z", "2026-05-01T11:00:00Z");
-      const other = { ...f.setup, key: setupKey({ ...JSON.parse(f.setup.key), version: "2" }) };
-      assert.equal(await isQuietMinute(other, now), false);
+      const parts = {
+        version: "1",
+        cwd: f.root,
+        workflowsDir: f.setup.workflowsDir,
+        sandbox: true,
+      };
+      assert.equal(setupKey(parts), f.setup.key);
+      const other = (key: string) => isQuietMinute({ ...f.setup, key }, now);
+      assert.equal(await other(setupKey({ ...parts, version: "2" })), false);
+      assert.equal(await other(setupKey({ ...parts, sandbox: false })), false);
+      const tz = Deno.env.get("TZ");
+      Deno.env.set("TZ", tz === "Asia/Tokyo" ? "Europe/Berlin" : "Asia/Tokyo");
+      try {
+        assert.equal(await other(setupKey(parts)), false);
+      } finally {
+        if (tz === undefined) Deno.env.delete("TZ");
+        else Deno.env.set("TZ", tz);
+      }
     } finally {
       await f.cleanup();
     }
