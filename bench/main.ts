@@ -205,7 +205,9 @@ function renderMore(sched: SchedulerTimes, store: StoreTimes): string {
     `${fmt(sched.noneDueFullMs)} | ${fmt(sched.importsMs)} | ${fr.toFixed(2)} | (first minute ` +
     `after a change) |`,
     `| scheduler --once, + 1 due no-op DAG (ms) | ${fmt(sched.oneDueMs)} | ` +
-    `${fmt(sched.noneDueFullMs)} | +${fmt(extra)} ms | < +${SCHED_DUE_MS} ms over a full ` +
+    `${fmt(sched.noneDueFullMs)} | ${extra < 0 ? "" : "+"}${
+      fmt(extra)
+    } ms | < +${SCHED_DUE_MS} ms over a full ` +
     `tick: ${verdict(extra < SCHED_DUE_MS)} |`,
     `| state store lastRuns(20), ${mb} MB file (ms) | ${fmt(store.lastRunsMs)} | ` +
     `${fmt(store.fullScanMs)} | ${fmt(lr)}x faster | >= ${STORE_SPEEDUP}x full scan: ` +
