@@ -43,6 +43,7 @@ export async function loadSchedules(
   const schedules: Schedule[] = [];
   const dagNodes = new Map<string, { at: Located; node: Node }>();
   const seen = new Map<string, Schedule["source"]>();
+  let zone: string | undefined; // the local zone, asked once
   for (const file of files) {
     const text = await readScheduleFile(file, issues);
     if (text === null) continue;
@@ -64,7 +65,7 @@ export async function loadSchedules(
       }
       seen.set(at.scheduleId, source);
       if (!entry) continue;
-      const zone = options.localTimezone ?? localTimezone();
+      zone ??= options.localTimezone ?? localTimezone();
       schedules.push(toSchedule(entry, resolve(cwd, entry.dag), source, zone));
     }
   }
