@@ -5,7 +5,9 @@
  * process alive.
  * @module
  */
-import { processIo, runCli } from "./src/cli/mod.ts";
+// Not src/cli/mod.ts: its re-exports would load the YAML parser before any command runs.
+import { runCli } from "./src/cli/main.ts";
+import { processIo } from "./src/cli/io.ts";
 
 if (import.meta.main) {
   if (Deno.args[0] === "__process-worker") {

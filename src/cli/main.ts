@@ -1,5 +1,5 @@
 import { OrchestratorError } from "../lib/errors.ts";
-import { AppContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
@@ -8,13 +8,21 @@ import { VERSION } from "./version.ts";
 export { VERSION };
 
 type Command = (ctx: AppContext, args: string[]) => Promise<number>;
+/**
+ * A command's cheap path, tried before the app context is built (whose imports cost
+ * tens of ms): an exit code, or `null` to run the command.
+ */
+type QuickPath = (io: CliIo, args: string[], store: string | undefined) => Promise<number | null>;
 
 /**
  * The commands. Each module is imported only when its command runs, so `orch run` does not
  * pay for the dashboard's assets or the PostgreSQL driver. The imports are literal, so
  * `deno compile` still embeds every command.
  */
-const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+const COMMANDS: Record<
+  string,
+  { load: () => Promise<Command>; summary: string; quick?: () => Promise<QuickPath> }
+> = {
   run: {
     load: () => import("./commands/run.ts").then((m) => m.runCommand),
     summary: "Run a DAG now (or --dry-run to print its plan)",
@@ -34,6 +42,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   scheduler: {
     load: () => import("./commands/scheduler.ts").then((m) => m.schedulerCommand),
     summary: "Run scheduled DAGs: --once (crontab) or --serve",
+    // cron calls --once every minute: a quiet minute ends before the heavy imports.
+    quick: () => import("./commands/_scheduler_quiet.ts").then((m) => m.quietSchedulerOnce),
   },
   schedules: {
     load: () => import("./commands/schedules.ts").then((m) => m.schedulesCommand),
@@ -167,6 +177,10 @@ export async function runCli(
     } else if (store !== undefined) {
       throw new UsageError(`Command "${name}" does not use the store: drop --store`, name);
     }
+    const quick = await cmd.quick?.();
+    const early = quick ? await quick(io, rest, store) : null;
+    if (early !== null) return early;
+    const { AppContext } = await import("./context.ts");
     ctx = new AppContext(io, { ...options, store, command: name });
     return await (await cmd.load())(ctx, rest);
   } catch (err) {

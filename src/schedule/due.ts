@@ -106,3 +106,27 @@ export function dueTicks(
 function fireTime(at: Date, timezone: string, catchup: boolean): FireTime {
   return { at, minute: localMinute(at, timezone), minuteUtc: at.toISOString(), catchup };
 }
+
+/**
+ * The first fire time of any of `schedules` after the minute of `after`, enabled or not
+ * (a disabled schedule's watermark also moves with every tick, so the next-due index
+ * must not skip past its fire times either). Pure.
+ * @param schedules Cron and time zone of each schedule.
+ * @param after The tick's instant.
+ * @returns The earliest fire time strictly after `after`'s minute, or `null` when no
+ *   schedule ever fires again.
+ * @throws {TypeError} When a cron expression or time zone is invalid (load validates both).
+ */
+export function nextFireTime(
+  schedules: readonly Pick<Schedule, "cron" | "timezone">[],
+  after: Date,
+): Date | null {
+  const from = floorMinute(after);
+  let first: Date | null = null;
+  for (const s of schedules) {
+    const cron = new Cron(s.cron, { timezone: s.timezone, paused: true, mode: CRON_MODE });
+    const at = cron.nextRun(from);
+    if (at && (!first || at.getTime() < first.getTime())) first = at;
+  }
+  return first;
+}

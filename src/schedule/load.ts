@@ -1,9 +1,10 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { isMap, isSeq, type Node, type YAMLMap } from "yaml";
 import type { z } from "zod";
 import { describeYamlError, MAX_YAML_ALIASES, parseYaml, suggest } from "../lib/mod.ts";
 import { type ScheduleIssue, ScheduleValidationError } from "./errors.ts";
 import { localTimezone, parseDuration } from "./_time.ts";
+import { scheduleFiles } from "./_files.ts";
 import { type Schedule, SCHEDULE_KEYS, type ScheduleEntry, scheduleEntrySchema } from "./schema.ts";
 
 /** Options of {@link loadSchedules}. */
@@ -42,6 +43,7 @@ export async function loadSchedules(
   const schedules: Schedule[] = [];
   const dagNodes = new Map<string, { at: Located; node: Node }>();
   const seen = new Map<string, Schedule["source"]>();
+  let zone: string | undefined; // the local zone, asked once
   for (const file of files) {
     const text = await readScheduleFile(file, issues);
     if (text === null) continue;
@@ -63,7 +65,7 @@ export async function loadSchedules(
       }
       seen.set(at.scheduleId, source);
       if (!entry) continue;
-      const zone = options.localTimezone ?? localTimezone();
+      zone ??= options.localTimezone ?? localTimezone();
       schedules.push(toSchedule(entry, resolve(cwd, entry.dag), source, zone));
     }
   }
@@ -81,11 +83,8 @@ export async function loadSchedules(
 }
 
 async function listScheduleFiles(dir: string, issues: ScheduleIssue[]): Promise<string[]> {
-  const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && /\.ya?ml$/.test(e.name)) names.push(e.name);
-    }
+    return await scheduleFiles(dir);
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound ? "no such directory" : String(err);
     issues.push({
@@ -95,8 +94,8 @@ async function listScheduleFiles(dir: string, issues: ScheduleIssue[]): Promise<
       path: "",
       message: `Cannot read directory: ${why}`,
     });
+    return [];
   }
-  return names.sort().map((n) => join(dir, n));
 }
 
 /** Largest schedule file accepted, in bytes (as for DAG files). */

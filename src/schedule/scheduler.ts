@@ -64,9 +64,13 @@ export interface SchedulerDeps {
 
 /** What one tick decided. */
 export interface TickReport {
+  /** The tick's instant. */
+  at: Date;
   enqueued: QueuedRun[];
   skipped: PlannedSkip[];
   recovered: Recovery["recovered"];
+  /** Runs still unfinished and possibly alive; absent when the tick did not look. */
+  unfinished?: number;
 }
 
 /**
@@ -124,7 +128,7 @@ export class Scheduler {
   async tick(now: Date = this.#d.clock.now()): Promise<TickReport> {
     const d = this.#d;
     if (d.leadership && !d.leadership.isLeader()) {
-      return { enqueued: [], skipped: [], recovered: [] };
+      return { at: now, enqueued: [], skipped: [], recovered: [] };
     }
     const taken: RunLock[] = [];
     let report: TickReport;
@@ -139,7 +143,7 @@ export class Scheduler {
           now,
         };
         let plan = planTick(input);
-        let recovery: Recovery = { recovered: [], unfinished: [] };
+        let recovery: Recovery | null = null;
         const recoverDue = now.getTime() - this.#lastRecovery >= (d.recoverEveryMs ?? 60_000);
         if (plan.enqueue.length > 0 || recoverDue) {
           this.#lastRecovery = now.getTime();
@@ -161,20 +165,26 @@ export class Scheduler {
         }
         tx.append(...events, ...plan.skip);
         tx.setWatermarks(plan.watermarks);
-        return { enqueued, skipped: plan.skip, recovered: recovery.recovered };
+        return {
+          at: now,
+          enqueued,
+          skipped: plan.skip,
+          recovered: recovery?.recovered ?? [],
+          unfinished: recovery?.unfinished.length,
+        };
       });
     } catch (err) {
       for (const lock of taken) lock.release();
       if (err instanceof FencedError) {
         // Leadership moved on while this process still believed it led: nothing written.
         this.#notice(`tick refused: ${err.message}`);
-        return { enqueued: [], skipped: [], recovered: [] };
+        return { at: now, enqueued: [], skipped: [], recovered: [] };
       }
       if (!(err instanceof ScheduleMinuteConflictError)) throw err;
       // Another scheduler (PostgreSQL, not serialised) recorded one of these minutes first:
       // the whole tick rolled back, so nothing of it runs here; the next tick re-plans.
       this.#notice(`tick lost a race for ${err.keys.join(", ")}: another scheduler has it`);
-      return { enqueued: [], skipped: [], recovered: [] };
+      return { at: now, enqueued: [], skipped: [], recovered: [] };
     }
     this.#announce(report);
     this.#queue.push(...report.enqueued);

@@ -12,6 +12,7 @@ import {
   warnOnStderr,
 } from "./_scan.ts";
 import { readWatermarks, watermarksPath, writeWatermarks } from "./_watermarks.ts";
+import { LockedAppender } from "./_appender.ts";
 import { STATE_SCHEMA_VERSION, type StateEventBase, type StoredEvent } from "./state_events.ts";
 
 /** An event as appended: the caller's fields plus `timestamp` and `v`. */
@@ -83,6 +84,7 @@ export class StateStore {
   #onWarning: OnWarning;
   #chunkSize?: number;
   #bytesRead = 0;
+  #appender: LockedAppender;
 
   /**
    * @param path The JSONL file; it and its directory are created on the first append.
@@ -93,6 +95,7 @@ export class StateStore {
     this.#clock = options.clock ?? systemClock;
     this.#onWarning = options.onWarning ?? warnOnStderr;
     this.#chunkSize = options.chunkSize;
+    this.#appender = new LockedAppender(path);
   }
 
   /** Bytes this store has read from the state file so far (reads cost O(what is returned)). */
@@ -101,13 +104,17 @@ export class StateStore {
   }
 
   /**
-   * Appends one event with `timestamp` (ISO UTC, ms) and `v`.
+   * Appends one event with `timestamp` (ISO UTC, ms) and `v`, as one whole line under the
+   * exclusive lock. Appends that follow each other without other I/O in between share
+   * one lock (see `LockedAppender`): about a microsecond-scale write each.
    * @param event The event; `timestamp` and `v` it carries are replaced.
    * @returns The event as written.
    * @throws {LogWriteError} When the file cannot be written.
    */
   async recordEvent<E extends { event: string }>(event: E): Promise<Stamped<E>> {
-    return await this.transaction((tx) => Promise.resolve(tx.append(event)[0]));
+    const stamped = this.#stamp(event);
+    await this.#appender.append(JSON.stringify(stamped) + "\n");
+    return stamped;
   }
 
   /**

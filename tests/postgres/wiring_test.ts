@@ -116,7 +116,7 @@ pgTest(
       await winner.drain();
       const loser = scheduler(stale);
       const report = await loser.tick(NOW);
-      assert.deepEqual(report, { enqueued: [], skipped: [], recovered: [] });
+      assert.deepEqual(report, { at: NOW, enqueued: [], skipped: [], recovered: [] });
       assert.ok(
         notices.some((l) => /tick lost a race for s 2026-05-01T10:05/.test(l)),
         notices.join("\n"),

@@ -239,3 +239,71 @@ Deno.test({
     }
   });
 });
+
+Deno.test({
+  name: "recordEvent() from concurrent callers writes each line whole, once, in call order",
+  ignore: jsonlOnly(FILE),
+}, async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "logs", "state.jsonl");
+    const store = new StateStore(path);
+    const calls = Array.from({ length: 1000 }, (_, n) => store.recordEvent({ event: "e", n }));
+    // A transaction asked for meanwhile waits for the appends' lock, then sees them all.
+    const seen = store.transaction(async (tx) => (await tx.lastRuns(2000)).length);
+    const written = await Promise.all(calls);
+    assert.deepEqual(written.map((e) => e.n), Array.from({ length: 1000 }, (_, n) => n));
+    assert.equal(await seen, 1000);
+    for (let n = 1000; n < 1500; n++) await store.recordEvent({ event: "e", n });
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    assert.equal(lines.pop(), "");
+    assert.deepEqual(lines.map((l) => JSON.parse(l).n), Array.from({ length: 1500 }, (_, n) => n));
+  });
+});
+
+Deno.test({
+  name: "recordEvent() appends to the file at its path when it was deleted between appends",
+  ignore: jsonlOnly(FILE),
+}, async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "state.jsonl");
+    const store = new StateStore(path);
+    await store.recordEvent({ event: "a" });
+    await new Promise((r) => setTimeout(r, 0)); // other I/O: the appends' lock is let go
+    await Deno.remove(path);
+    await store.recordEvent({ event: "b" });
+    const lines = (await Deno.readTextFile(path)).trim().split("\n");
+    assert.deepEqual(lines.map((l) => JSON.parse(l).event), ["b"]);
+  });
+});
+
+Deno.test({
+  name: "recordEvent() in a long loop lets another process's transaction in",
+  ignore: jsonlOnly(FILE),
+}, async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "state.jsonl");
+    const store = new StateStore(path);
+    await store.recordEvent({ event: "first" });
+    let stop = false;
+    const loop = (async () => {
+      let n = 0;
+      while (!stop) await store.recordEvent({ event: "loop", n: n++ });
+      return n;
+    })();
+    // Another process takes the lock while this one appends in a tight loop.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const f = await Deno.open(${JSON.stringify(path)}, { append: true });
+        await f.lock(true); await f.write(new TextEncoder().encode('{"event":"other"}\\n'));`,
+      ],
+    }).output();
+    const out = await child;
+    stop = true;
+    const n = await loop;
+    assert.equal(out.code, 0);
+    const events = (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(events.length, n + 2);
+    assert.equal(events.filter((e) => e.event === "other").length, 1);
+  });
+});

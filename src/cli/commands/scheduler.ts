@@ -1,6 +1,8 @@
 import { prepareRun } from "../../run/prepare.ts";
 import { runDag } from "../../run/run_dag.ts";
-import { Scheduler } from "../../schedule/scheduler.ts";
+import { Scheduler, type TickReport } from "../../schedule/scheduler.ts";
+import { nextFireTime } from "../../schedule/due.ts";
+import { recordQuietTick, snapshotSetup } from "../../schedule/next_due.ts";
 import type { LaunchRun } from "../../schedule/run_queue.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
@@ -11,6 +13,7 @@ import type { PostgresStore } from "../../store/postgres/store.ts";
 import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
+import { onceSetup } from "./_scheduler_quiet.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -58,6 +61,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   if (!values.once === !values.serve) {
     throw new UsageError("Give exactly one of --once or --serve", "scheduler");
   }
+  // Snapshot what a quiet --once tick depends on before reading it (see next_due.ts).
+  const quiet = values.once ? onceSetup(ctx.io, args, ctx.config, ctx.storeConfig) : null;
+  const snapshot = quiet && await snapshotSetup(quiet).catch(() => null);
   const { schedules, dagNames } = await loadValidSchedules(
     ctx,
     values.dir as string | undefined,
@@ -125,6 +131,13 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     if (values.once) {
       const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
       if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
+      if (quiet && snapshot && isQuiet(report)) {
+        const next = { at: report.at, dagPaths: schedules.map((s) => s.dagPath) };
+        await recordQuietTick(quiet, snapshot, {
+          ...next,
+          nextDue: nextFireTime(schedules, report.at),
+        });
+      }
     } else {
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
@@ -137,6 +150,16 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   }
   const bad = scheduler.outcomes.filter((o) => o.status !== "success");
   return bad.length > 0 ? 1 : 0;
+}
+
+/**
+ * @param report A tick's report.
+ * @returns Whether the tick had nothing to do: nothing enqueued, skipped or recovered,
+ *   and no run unfinished (so the next-due index may record it).
+ */
+function isQuiet(report: TickReport): boolean {
+  return report.enqueued.length === 0 && report.skipped.length === 0 &&
+    report.recovered.length === 0 && report.unfinished === 0;
 }
 
 /**

@@ -1,0 +1,254 @@
+/**
+ * The next-due index: lets `scheduler --once`, which cron calls every minute, finish a
+ * minute in which nothing can be due without loading a schedule, a DAG or a workflow,
+ * and without importing the YAML parser, zod or croner (this module imports none).
+ *
+ * A full `--once` tick that found nothing to do (nothing enqueued, skipped or recovered,
+ * and no run unfinished) records `<STATE_STORE_PATH>.next_due.json`: a snapshot of
+ * everything the tick depended on and the first fire time of any schedule after the
+ * tick's minute. A later `--once` is quiet, and may stop at once, while:
+ *
+ * - the clock is in a minute at or after the recorded tick and before that fire time;
+ * - the schedule files (names and contents), the DAG files (contents), the workflows
+ *   directory (names, sizes, mtimes), orch's version, the runtime's version (its time
+ *   zone data), the local time zone, the working directory and the sandbox setting are
+ *   as recorded;
+ * - the state file has the same size, mtime and inode: no run was enqueued, started or
+ *   finished since, so crash recovery has nothing to look at.
+ *
+ * Why skipping is exact: the full tick moved every schedule's watermark to its minute,
+ * and no schedule (enabled or disabled) fires between that minute and the recorded fire
+ * time, so a full tick now would find no due, missed or skipped minute either; the only
+ * difference is that the watermarks stay at the recorded minute, which is equivalent
+ * for every later tick for the same reason. Clock jumps and DST are covered because the
+ * fire time is an absolute instant computed by croner in each schedule's zone. What a
+ * quiet minute does not do: remove stale run lock files that belong to no recorded run
+ * (the next full tick does).
+ *
+ * The snapshot of the inputs is taken before the full tick reads them, so a change
+ * during the tick makes the index stale (a full tick next minute), never wrong. Writers
+ * replace the file whole (temp file + rename); it is only a cache: a missing, corrupt or
+ * stale index just means a full tick.
+ * @module
+ */
+import { floorMinute } from "./_time.ts";
+import { scheduleFiles } from "./_files.ts";
+
+/** Where a tick's outcome comes from, besides the clock. */
+export interface NextDueSetup {
+  /** The schedules directory (absolute). */
+  dir: string;
+  /** The workflows directory (absolute). */
+  workflowsDir: string;
+  /** The JSONL state file. */
+  statePath: string;
+  /**
+   * Everything else the outcome depends on, as one string: orch's version, the runtime,
+   * the local time zone, the working directory, the workflows directory and the sandbox
+   * setting (see {@link setupKey}).
+   */
+  key: string;
+}
+
+/** The inputs of a tick as they were before it read them. */
+export interface SetupSnapshot {
+  key: string;
+  /** Digest of the schedule files' names and contents. */
+  schedules: string;
+  /** Names, sizes and mtimes of the workflows directory's entries. */
+  workflows: string;
+  /** Size, mtime and inode of the state file. */
+  state: string;
+}
+
+/** The persisted index (`<state file>.next_due.json`). */
+interface IndexFile extends SetupSnapshot {
+  v: 1;
+  /** The DAG files of the schedules (absolute). */
+  dags: string[];
+  /** Digest of their contents. */
+  dags_digest: string;
+  /** The quiet tick's minute (ISO 8601). */
+  tick: string;
+  /** The first fire time of any schedule after `tick`, or `null` for never. */
+  next_due: string | null;
+}
+
+/**
+ * @param statePath The JSONL state file.
+ * @returns `<statePath>.next_due.json`, beside the watermarks.
+ */
+export function nextDueIndexPath(statePath: string): string {
+  return `${statePath}.next_due.json`;
+}
+
+/**
+ * The {@link NextDueSetup.key} of a process.
+ * @param parts orch's version, the working and workflows directories, the sandbox setting.
+ * @returns The key; it also names the runtime (its time zone data) and where the local
+ *   time zone comes from (see {@link localZoneSource}).
+ */
+export function setupKey(
+  parts: { version: string; cwd: string; workflowsDir: string; sandbox: boolean },
+): string {
+  return JSON.stringify({
+    orch: parts.version,
+    deno: Deno.version.deno,
+    tz: localZoneSource(),
+    cwd: parts.cwd,
+    workflows: parts.workflowsDir,
+    sandbox: parts.sandbox,
+  });
+}
+
+/**
+ * What decides the machine's local time zone (of schedules without `timezone`), without
+ * asking `Intl`, whose first use costs about 15 ms of time zone data loading: the `TZ`
+ * variable, `/etc/localtime` (its link target and file identity) and `/etc/timezone`.
+ * Any change to them is a change of key: conservative, never wrong.
+ * @returns A description of those sources.
+ */
+function localZoneSource(): string {
+  const tz = (() => {
+    try {
+      return Deno.env.get("TZ") ?? null;
+    } catch {
+      return "unreadable";
+    }
+  })();
+  const link = (() => {
+    try {
+      return Deno.readLinkSync("/etc/localtime");
+    } catch {
+      return null;
+    }
+  })();
+  return JSON.stringify([tz, link, identitySync("/etc/localtime"), identitySync("/etc/timezone")]);
+}
+
+/**
+ * Snapshots the inputs of a tick; take it before the tick reads them.
+ * @param setup Directories, state file and key.
+ * @returns The snapshot.
+ * @throws {Deno.errors.NotFound} When the schedules directory is missing.
+ */
+export async function snapshotSetup(setup: NextDueSetup): Promise<SetupSnapshot> {
+  const [schedules, workflows, state] = await Promise.all([
+    scheduleFiles(setup.dir).then(digestFiles),
+    describeDir(setup.workflowsDir),
+    identity(setup.statePath),
+  ]);
+  return { key: setup.key, schedules, workflows, state };
+}
+
+/**
+ * Records a quiet full tick (nothing enqueued, skipped or recovered, nothing unfinished).
+ * A failure to write is ignored: it is only a cache.
+ * @param setup Directories, state file and key.
+ * @param snapshot Taken before the tick read its inputs.
+ * @param tick The tick's instant, the DAG files of its schedules and the first fire time
+ *   of any schedule after the tick's minute (`null` for never).
+ */
+export async function recordQuietTick(
+  setup: NextDueSetup,
+  snapshot: SetupSnapshot,
+  tick: { at: Date; dagPaths: readonly string[]; nextDue: Date | null },
+): Promise<void> {
+  const dags = [...new Set(tick.dagPaths)].sort();
+  const index: IndexFile = {
+    v: 1,
+    ...snapshot,
+    dags,
+    dags_digest: await digestFiles(dags),
+    tick: floorMinute(tick.at).toISOString(),
+    next_due: tick.nextDue?.toISOString() ?? null,
+  };
+  const path = nextDueIndexPath(setup.statePath);
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify(index) + "\n");
+    await Deno.rename(tmp, path);
+  } catch {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Whether a tick at `now` would find nothing to do, judged from the index alone.
+ * @param setup Directories, state file and key.
+ * @param now The tick's instant.
+ * @returns True when the recorded quiet tick still holds at `now`; false when there is
+ *   no index, or anything it depends on changed, or a schedule may be due.
+ */
+export async function isQuietMinute(setup: NextDueSetup, now: Date): Promise<boolean> {
+  let index: IndexFile;
+  try {
+    index = JSON.parse(await Deno.readTextFile(nextDueIndexPath(setup.statePath)));
+  } catch {
+    return false;
+  }
+  if (index?.v !== 1 || index.key !== setup.key || !Array.isArray(index.dags)) return false;
+  const minute = floorMinute(now).getTime();
+  const tick = Date.parse(index.tick);
+  const due = index.next_due === null ? Infinity : Date.parse(index.next_due);
+  if (!(minute >= tick && minute < due)) return false;
+  try {
+    const [current, dags] = await Promise.all([snapshotSetup(setup), digestFiles(index.dags)]);
+    return current.schedules === index.schedules && current.workflows === index.workflows &&
+      current.state === index.state && dags === index.dags_digest;
+  } catch {
+    return false;
+  }
+}
+
+/** SHA-256 of the files' paths and contents (a missing file counts as such). */
+async function digestFiles(paths: readonly string[]): Promise<string> {
+  const encoder = new TextEncoder();
+  const parts = await Promise.all(paths.map(async (p) => {
+    const body = await Deno.readFile(p).catch(() => null);
+    const head = encoder.encode(`${JSON.stringify(p)} ${body ? body.length : "missing"}\n`);
+    return body ? [head, body] : [head];
+  }));
+  const chunks = parts.flat();
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Names, sizes and mtimes of a directory's entries (following symlinks), sorted. */
+async function describeDir(dir: string): Promise<string> {
+  let names: string[];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+  } catch {
+    return "unreadable";
+  }
+  const lines = await Promise.all(names.map(async (n) => `${n} ${await identity(`${dir}/${n}`)}`));
+  return lines.join("\n");
+}
+
+/** Size, mtime and inode of a file, or `none`. */
+async function identity(path: string): Promise<string> {
+  try {
+    return describeStat(await Deno.stat(path));
+  } catch {
+    return "none";
+  }
+}
+
+function identitySync(path: string): string {
+  try {
+    return describeStat(Deno.statSync(path));
+  } catch {
+    return "none";
+  }
+}
+
+function describeStat(s: Deno.FileInfo): string {
+  return `${s.size} ${s.mtime?.getTime() ?? 0} ${s.ino ?? 0}`;
+}
