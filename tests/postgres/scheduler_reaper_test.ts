@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Sandbox } from "../helpers/cli.ts";
 import { notNowCron, schedules, spawnOrch } from "../e2e/_sched.ts";
+import { claimAttempts, LostAttemptReaper } from "../../src/store/postgres/cluster/mod.ts";
 import { collectStderr, type PgScope, pgTest } from "./_pg.ts";
 import {
   cli,
@@ -152,3 +153,35 @@ pgTest(
     }
   },
 );
+
+pgTest("LostAttemptReaper reaps only while active (a follower issues nothing)", async (scope) => {
+  const sb = await clusterSandbox(scope);
+  try {
+    await sb.write("one.yaml", dagText("one", [{ id: "only", workflow_ref: "echo" }]));
+    const r = await cli(sb, ["run", "--dag", "one.yaml", "--distributed", "--detach"]);
+    assert.equal(r.code, 0, r.stderr);
+    // A ghost worker claims the attempt with a 100 ms bound and never heartbeats.
+    const [claimed] = await claimAttempts(scope.sql, { worker: "ghost", limit: 1, lostMs: 100 });
+    assert.equal(claimed.job.taskId, "only");
+    await new Promise((res) => setTimeout(res, 300));
+    let leads = false;
+    const notices: string[] = [];
+    const reaper = new LostAttemptReaper({ sql: scope.sql, schema: scope.schema }, {
+      lostMs: 60_000, // the attempt's own 100 ms bound is what counts
+      isActive: () => leads,
+      onNotice: (line) => notices.push(line),
+    });
+    assert.equal(await reaper.reapOnce(), 0, "a follower does not reap");
+    const [before] = await scope.sql<{ state: string }[]>`select state from task_queue`;
+    assert.equal(before.state, "running");
+    leads = true;
+    assert.equal(await reaper.reapOnce(), 1);
+    assert.deepEqual(notices, [
+      "reaped 1 attempt(s) of lost workers (worker_lost); 1 run(s) ended",
+    ]);
+    assert.equal(await runStatus(scope, r.stdout.trim()), "failed");
+    await reaper.stop();
+  } finally {
+    await sb.cleanup();
+  }
+});
