@@ -74,11 +74,14 @@ export class AppContext {
     );
   }
 
-  /** @returns The shared pool, sized by SCHED_MAX_PARALLEL. */
-  pool(): TaskPool {
+  /**
+   * @param size Its size when this call creates it (`orch worker --concurrency`).
+   * @returns The shared pool, sized by SCHED_MAX_PARALLEL unless `size` is given.
+   */
+  pool(size?: number): TaskPool {
     const sandbox = this.#sandbox();
     return this.#pool ??= new WorkerPool({
-      size: this.config.maxParallel,
+      size: size ?? this.config.maxParallel,
       defaultSandbox: sandbox && sandboxProfile(undefined, sandbox),
       ...threadMemoryGuard(this.config, (line) => this.io.stderr(line + "\n")),
     });

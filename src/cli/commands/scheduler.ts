@@ -14,6 +14,7 @@ import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
 import { onceSetup } from "./_scheduler_quiet.ts";
+import { schedulerReaper } from "./_scheduler_reaper.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -22,7 +23,9 @@ when their cron matches. Each schedule-minute runs exactly once, however many sc
 run on this machine (JSONL: decided under the state file's lock) or on any host sharing
 one PostgreSQL store (--store / ORCH_STORE: a UNIQUE constraint per schedule-minute).
 With a PostgreSQL store, --serve processes elect one leader and only the leader ticks
-(its writes fenced by its epoch); the others take over when it goes.
+(its writes fenced by its epoch); the others take over when it goes. On PostgreSQL the
+leader (every ORCH_WORKER_LOST_MS / 2) and each --once tick also fail attempts of workers
+silent past ORCH_WORKER_LOST_MS as worker_lost, so distributed runs end without a worker.
 
 Options:
   --dir DIR   Directory of schedule files (required)
@@ -35,6 +38,7 @@ Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a s
 1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
 Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
 SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000),
+ORCH_WORKER_LOST_MS (default 10000),
 ORCH_EXECUTION=distributed (PostgreSQL store: due runs are submitted to the cluster, where
 'orch worker's run them, instead of running here; the scheduler does not wait for them).
 `;
@@ -102,6 +106,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     return result.status;
   };
   const election = values.serve ? await electLeader(backend, notice) : null;
+  const reaper = await schedulerReaper(ctx, backend, { election, notice });
   const scheduler = new Scheduler({
     store: backend.state,
     backend,
@@ -129,6 +134,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   const graceMs = ctx.config.shutdownGraceMs;
   try {
     if (values.once) {
+      await reaper?.reapOnce(); // before the tick: overlap policies see runs it ended
       const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
       if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
       if (quiet && snapshot && isQuiet(report)) {
@@ -141,11 +147,13 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     } else {
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
+      reaper?.start(); // reaps only while this scheduler leads
       await scheduler.serve({ tickMs: ctx.config.tickMs, stop: stop.signal, graceMs });
       return 0;
     }
   } finally {
     removeSignals();
+    await reaper?.stop();
     await election?.stop();
   }
   const bad = scheduler.outcomes.filter((o) => o.status !== "success");
