@@ -24,8 +24,19 @@ export interface ConnectOptions {
   onClose?: () => void;
 }
 
-/** Server-side TCP keepalives: a peer that vanished is noticed in about 5 s. */
-const KEEPALIVES = { tcp_keepalives_idle: 2, tcp_keepalives_interval: 1, tcp_keepalives_count: 3 };
+/**
+ * Server-side TCP liveness: a peer that vanished is noticed in about 5 s. Keepalives cover
+ * an idle connection; `tcp_user_timeout` (ms) covers one whose last reply was never
+ * acknowledged (a link cut right after the server answered), where keepalives do not
+ * apply and retransmissions would hold the session, its transaction and its locks for
+ * many minutes (seen in the network-namespace leader test).
+ */
+const KEEPALIVES = {
+  tcp_keepalives_idle: 2,
+  tcp_keepalives_interval: 1,
+  tcp_keepalives_count: 3,
+  tcp_user_timeout: 5000,
+};
 
 /**
  * Creates a postgres.js pool for the store. Lazy: nothing connects until the first
