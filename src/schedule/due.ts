@@ -121,12 +121,26 @@ export function nextFireTime(
   schedules: readonly Pick<Schedule, "cron" | "timezone">[],
   after: Date,
 ): Date | null {
-  const from = floorMinute(after);
   let first: Date | null = null;
   for (const s of schedules) {
-    const cron = new Cron(s.cron, { timezone: s.timezone, paused: true, mode: CRON_MODE });
-    const at = cron.nextRun(from);
+    const at = fireAfter(s, after);
     if (at && (!first || at.getTime() < first.getTime())) first = at;
   }
   return first;
+}
+
+/**
+ * The first fire time of a schedule after the minute of `after`. Pure.
+ * @param schedule Cron and time zone.
+ * @param after An instant.
+ * @returns The fire time strictly after `after`'s minute, or `null` for never.
+ * @throws {TypeError} When the cron expression or time zone is invalid (load validates both).
+ */
+export function fireAfter(schedule: Pick<Schedule, "cron" | "timezone">, after: Date): Date | null {
+  const cron = new Cron(schedule.cron, {
+    timezone: schedule.timezone,
+    paused: true,
+    mode: CRON_MODE,
+  });
+  return cron.nextRun(floorMinute(after));
 }

@@ -1,8 +1,8 @@
 import { prepareRun } from "../../run/prepare.ts";
 import { runDag } from "../../run/run_dag.ts";
 import { Scheduler, type TickReport } from "../../schedule/scheduler.ts";
-import { nextFireTime } from "../../schedule/due.ts";
-import { recordQuietTick, snapshotSetup } from "../../schedule/next_due.ts";
+import { knownAfterTick } from "../../schedule/known_fires.ts";
+import { readNextDue, recordTick, snapshotSetup } from "../../schedule/next_due.ts";
 import type { LaunchRun } from "../../schedule/run_queue.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
@@ -61,14 +61,14 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   if (!values.once === !values.serve) {
     throw new UsageError("Give exactly one of --once or --serve", "scheduler");
   }
-  // Snapshot what a quiet --once tick depends on before reading it (see next_due.ts).
+  // Snapshot what a --once tick depends on before reading it (see next_due.ts); while
+  // nothing changed, the schedules recorded by the last tick are used as they are.
   const quiet = values.once ? onceSetup(ctx.io, args, ctx.config, ctx.storeConfig) : null;
-  const snapshot = quiet && await snapshotSetup(quiet).catch(() => null);
-  const { schedules, dagNames } = await loadValidSchedules(
-    ctx,
-    values.dir as string | undefined,
-    "scheduler",
-  );
+  const index = quiet && await readNextDue(quiet, ctx.clock.now()).catch(() => null);
+  const snapshot = index?.snapshot ?? (quiet && await snapshotSetup(quiet).catch(() => null));
+  const known = index?.known ?? null;
+  const { schedules, dagNames } = known ??
+    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler");
   const deps = await runDeps(ctx);
   const { backend, events, pool } = deps;
   await events.open();
@@ -111,6 +111,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     launch,
     maxParallel: ctx.config.maxParallel,
     dagNames,
+    known: known?.fires,
     onNotice: notice,
     leadership: election
       ? {
@@ -131,11 +132,16 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     if (values.once) {
       const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
       if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
-      if (quiet && snapshot && isQuiet(report)) {
-        const next = { at: report.at, dagPaths: schedules.map((s) => s.dagPath) };
-        await recordQuietTick(quiet, snapshot, {
-          ...next,
-          nextDue: nextFireTime(schedules, report.at),
+      if (quiet && snapshot) {
+        const fires = knownAfterTick(schedules, report.at, known?.fires);
+        await recordTick(quiet, snapshot, {
+          at: report.at,
+          quiet: isQuiet(report),
+          schedules: schedules.map((schedule) => ({
+            schedule,
+            dagName: dagNames.get(schedule.id) ?? schedule.dag,
+            next: fires.next.get(schedule.id) ?? null,
+          })),
         });
       }
     } else {
