@@ -4,7 +4,9 @@ import {
   isQuietMinute,
   nextDueIndexPath,
   type NextDueSetup,
+  readNextDue,
   recordQuietTick,
+  recordTick,
   setupKey,
   snapshotSetup,
 } from "../../src/schedule/next_due.ts";
@@ -216,5 +218,77 @@ Deno.test("a quiet minute by nextFireTime() is a minute in which planTick() find
       }
     }
     assert.ok(checked >= 3, `only ${checked} fire times between ${from} and ${to}`);
+  }
+});
+
+Deno.test("readNextDue() gives back the recorded schedules while their inputs are unchanged", async (t) => {
+  const f = await fixture();
+  const s = [
+    testSchedule("a", { dagPath: `${f.root}/dag.yaml`, params: { n: 1, list: ["x"] } }),
+    testSchedule("b", { dagPath: `${f.root}/dag.yaml`, cron: "0 3 * * *", enabled: false }),
+  ];
+  const record = async (quiet: boolean, schedules = s) => {
+    const snapshot = await snapshotSetup(f.setup);
+    await recordTick(f.setup, snapshot, {
+      at: at("2026-05-01T10:00:20Z"),
+      quiet,
+      schedules: schedules.map((schedule, i) => ({
+        schedule,
+        dagName: `dag_${i}`,
+        next: i === 0 ? at("2026-05-01T10:01:00Z") : null,
+      })),
+    });
+  };
+  try {
+    await t.step("schedules, DAG names and next fire times round-trip", async () => {
+      await record(true);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.ok(next?.known);
+      assert.deepEqual(next.known.schedules, s);
+      assert.deepEqual([...next.known.dagNames], [["a", "dag_0"], ["b", "dag_1"]]);
+      assert.deepEqual(next.known.fires, {
+        at: at("2026-05-01T10:00:00Z"),
+        next: new Map([["a", at("2026-05-01T10:01:00Z")], ["b", null]]),
+      });
+      assert.equal(next.quiet, true);
+      const due = await readNextDue(f.setup, at("2026-05-01T10:01:00Z"));
+      assert.equal(due?.quiet, false, "a fire time reached: not quiet");
+      assert.ok(due?.known, "but the schedules still hold");
+      assert.equal(await readNextDue(f.setup, at("2026-05-01T09:59:00Z")), null, "clock went back");
+    });
+    await t.step("a tick that was not quiet is never quiet, its schedules still hold", async () => {
+      await record(false);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.quiet, false);
+      assert.ok(next?.known);
+    });
+    await t.step("a changed state file ends quiet minutes, not the schedules", async () => {
+      await record(true);
+      await Deno.writeTextFile(f.setup.statePath, '{"event":"y"}\n', { append: true });
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.quiet, false);
+      assert.ok(next?.known);
+    });
+    await t.step("a changed schedule file, DAG or workflow: nothing holds", async () => {
+      for (
+        const change of [
+          () => Deno.writeTextFile(`${f.setup.dir}/a.yaml`, "- id: b\n"),
+          () => Deno.writeTextFile(`${f.root}/dag.yaml`, "name: e\n"),
+          () => Deno.writeTextFile(`${f.setup.workflowsDir}/v.ts`, "export default {};\n"),
+        ]
+      ) {
+        await record(true);
+        await change();
+        assert.equal(await readNextDue(f.setup, at("2026-05-01T10:00:50Z")), null);
+      }
+    });
+    await t.step("params that are not plain JSON are not recorded", async () => {
+      await record(true, [testSchedule("a", { params: { when: new Date(0) } })]);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.known, null);
+      assert.equal(next?.quiet, true);
+    });
+  } finally {
+    await f.cleanup();
   }
 });
