@@ -44,6 +44,7 @@ import { floorMinute } from "./_time.ts";
 import { scheduleFiles } from "./_files.ts";
 import type { KnownFires } from "./known_fires.ts";
 import type { Schedule } from "./schema.ts";
+import type { Dag } from "../dag/types.ts";
 
 /** Where a tick's outcome comes from, besides the clock. */
 export interface NextDueSetup {
@@ -91,6 +92,11 @@ interface IndexFile extends SetupSnapshot {
    * kept as JSON. With them, a later tick needs no schedule or DAG file loaded.
    */
   entries: StoredSchedule[] | null;
+  /**
+   * The DAGs parsed from the very bytes digested in `dags_digest` (small, plain-JSON
+   * ones only), by path; a run of one of them needs no YAML parser.
+   */
+  parsed?: Record<string, Dag>;
 }
 
 /** A schedule of {@link recordTick}, its DAG's name and its first fire time after the tick. */
@@ -116,7 +122,14 @@ export interface KnownSchedules {
   /** Schedule id to its DAG's name. */
   dagNames: Map<string, string>;
   fires: KnownFires;
+  /** DAGs as parsed when recorded, by path (see {@link parsedDag}). */
+  dags: ReadonlyMap<string, Dag>;
+  /** The digest of the DAG files they were parsed from. */
+  dagsDigest: string;
 }
+
+/** Largest DAG file kept parsed in the index, in bytes. */
+const MAX_PARSED_BYTES = 256 * 1024;
 
 /** The `state` of a tick that was not quiet: never matches a file's identity. */
 const NOT_QUIET = "not quiet";
@@ -217,7 +230,15 @@ export async function recordQuietTick(
 export async function recordTick(
   setup: NextDueSetup,
   snapshot: SetupSnapshot,
-  tick: { at: Date; quiet: boolean; schedules: readonly RecordedSchedule[] },
+  tick: {
+    at: Date;
+    quiet: boolean;
+    schedules: readonly RecordedSchedule[];
+    /** Parses a DAG file's text (`parseDag`), to keep small DAGs parsed in the index. */
+    parseDag?: (source: string, file: string) => Dag;
+    /** Without `parseDag`: the DAGs of the previous index, kept if their files are unchanged. */
+    keep?: Pick<KnownSchedules, "dags" | "dagsDigest">;
+  },
 ): Promise<void> {
   let nextDue: Date | null = null;
   for (const { next } of tick.schedules) {
@@ -235,6 +256,7 @@ export async function recordTick(
     tick.quiet ? snapshot : { ...snapshot, state: NOT_QUIET },
     { at: tick.at, dagPaths: tick.schedules.map((r) => r.schedule.dagPath), nextDue },
     stored,
+    tick,
   );
 }
 
@@ -243,16 +265,26 @@ async function writeIndex(
   snapshot: SetupSnapshot,
   tick: { at: Date; dagPaths: readonly string[]; nextDue: Date | null },
   schedules: StoredSchedule[] | null,
+  dagsFrom: Pick<Parameters<typeof recordTick>[2], "parseDag" | "keep"> = {},
 ): Promise<void> {
+  const { parseDag, keep } = dagsFrom;
   const dags = [...new Set(tick.dagPaths)].sort();
+  const { digest, bodies } = await readAndDigest(dags);
   const index: IndexFile = {
     v: 2,
     ...snapshot,
     dags,
-    dags_digest: await digestFiles(dags),
+    dags_digest: digest,
     tick: floorMinute(tick.at).toISOString(),
     next_due: tick.nextDue?.toISOString() ?? null,
     entries: schedules,
+    parsed: !schedules
+      ? undefined
+      : parseDag
+      ? await parseAll(dags, bodies, parseDag)
+      : keep?.dagsDigest === digest
+      ? Object.fromEntries(keep.dags)
+      : undefined,
   };
   const path = nextDueIndexPath(setup.statePath);
   const tmp = `${path}.tmp-${Deno.pid}`;
@@ -323,7 +355,44 @@ function knownSchedules(index: IndexFile): KnownSchedules | null {
     dagNames.set(schedule.id, dag_name);
     next.set(schedule.id, at === null ? null : new Date(at));
   }
-  return { schedules, dagNames, fires: { at: new Date(index.tick), next } };
+  const dags = new Map(Object.entries(index.parsed ?? {}));
+  const fires = { at: new Date(index.tick), next };
+  return { schedules, dagNames, fires, dags, dagsDigest: index.dags_digest };
+}
+
+/**
+ * A DAG of the index, if it still is what `loadDag(path)` would give: its file resolves
+ * to the same real path (its contents are covered by the index's digest).
+ * @param known The index's schedules.
+ * @param path The DAG file (absolute).
+ * @returns The DAG, or `undefined` (then load it).
+ */
+export async function parsedDag(known: KnownSchedules, path: string): Promise<Dag | undefined> {
+  const dag = known.dags.get(path);
+  if (!dag) return undefined;
+  const real = await Deno.realPath(path).catch(() => null);
+  return real === dag.file ? dag : undefined;
+}
+
+/** Parses the small DAG files from the bytes that were digested; skips any problem. */
+async function parseAll(
+  paths: readonly string[],
+  bodies: readonly (Uint8Array | null)[],
+  parseDag: (source: string, file: string) => Dag,
+): Promise<Record<string, Dag>> {
+  const out: Record<string, Dag> = {};
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  for (const [i, path] of paths.entries()) {
+    const body = bodies[i];
+    if (!body || body.length > MAX_PARSED_BYTES) continue;
+    try {
+      const dag = { ...parseDag(decoder.decode(body), path), file: await Deno.realPath(path) };
+      if (dag.tasks.every((t) => isJson(t.params))) out[path] = dag;
+    } catch {
+      // Not kept: a run of it loads the file.
+    }
+  }
+  return out;
 }
 
 /** Whether a value is plain JSON (survives `JSON.stringify` and `JSON.parse` unchanged). */
@@ -337,12 +406,20 @@ function isJson(value: unknown): boolean {
 
 /** SHA-256 of the files' paths and contents (a missing file counts as such). */
 async function digestFiles(paths: readonly string[]): Promise<string> {
+  return (await readAndDigest(paths)).digest;
+}
+
+/** {@link digestFiles}, also giving back the bytes it read (`null`: missing). */
+async function readAndDigest(
+  paths: readonly string[],
+): Promise<{ digest: string; bodies: (Uint8Array | null)[] }> {
   const encoder = new TextEncoder();
-  const parts = await Promise.all(paths.map(async (p) => {
-    const body = await Deno.readFile(p).catch(() => null);
+  const bodies = await Promise.all(paths.map((p) => Deno.readFile(p).catch(() => null)));
+  const parts = paths.map((p, i) => {
+    const body = bodies[i];
     const head = encoder.encode(`${JSON.stringify(p)} ${body ? body.length : "missing"}\n`);
     return body ? [head, body] : [head];
-  }));
+  });
   const chunks = parts.flat();
   const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let off = 0;
@@ -351,7 +428,7 @@ async function digestFiles(paths: readonly string[]): Promise<string> {
     off += c.length;
   }
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  return { digest: Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""), bodies };
 }
 
 /** Names, sizes and mtimes of a directory's entries (following symlinks), sorted. */

@@ -4,6 +4,7 @@ import {
   isQuietMinute,
   nextDueIndexPath,
   type NextDueSetup,
+  parsedDag,
   readNextDue,
   recordQuietTick,
   recordTick,
@@ -287,6 +288,54 @@ Deno.test("readNextDue() gives back the recorded schedules while their inputs ar
       const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
       assert.equal(next?.known, null);
       assert.equal(next?.quiet, true);
+    });
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("recordTick() keeps small DAGs parsed from the bytes it digested, while they hold", async (t) => {
+  const f = await fixture();
+  const dagPath = `${f.root}/dag.yaml`;
+  const schedules = [{ schedule: testSchedule("a", { dagPath }), dagName: "d", next: null }];
+  const parseDag = (source: string, file: string) => ({
+    name: source.trim(),
+    dagId: "d",
+    tenantId: "t",
+    tasks: [],
+    file,
+  });
+  const now = at("2026-05-01T10:00:50Z");
+  const tick = { at: at("2026-05-01T10:00:20Z"), quiet: false, schedules };
+  try {
+    await t.step("parsed on the full path, given back with the file's real path", async () => {
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, parseDag });
+      const known = (await readNextDue(f.setup, now))?.known;
+      assert.ok(known);
+      const dag = await parsedDag(known, dagPath);
+      assert.equal(dag?.name, "name: d");
+      assert.equal(dag?.file, await Deno.realPath(dagPath));
+    });
+    await t.step("kept by a later tick while the DAG files are unchanged", async () => {
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, keep: known });
+      const again = (await readNextDue(f.setup, now))?.known;
+      assert.equal((await parsedDag(again!, dagPath))?.name, "name: d");
+    });
+    await t.step("not kept once a DAG file changed during the tick", async () => {
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await Deno.writeTextFile(dagPath, "name: e\n");
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, keep: known });
+      const again = (await readNextDue(f.setup, now))?.known;
+      assert.ok(again);
+      assert.equal(await parsedDag(again, dagPath), undefined);
+    });
+    await t.step("not used once the path resolves to another file", async () => {
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, parseDag });
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await Deno.rename(dagPath, `${f.root}/other.yaml`);
+      await Deno.symlink(`${f.root}/other.yaml`, dagPath);
+      assert.equal(await parsedDag(known, dagPath), undefined);
     });
   } finally {
     await f.cleanup();

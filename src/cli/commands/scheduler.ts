@@ -2,7 +2,7 @@ import { prepareRun } from "../../run/prepare.ts";
 import { runDag } from "../../run/run_dag.ts";
 import { Scheduler, type TickReport } from "../../schedule/scheduler.ts";
 import { knownAfterTick } from "../../schedule/known_fires.ts";
-import { readNextDue, recordTick, snapshotSetup } from "../../schedule/next_due.ts";
+import { parsedDag, readNextDue, recordTick, snapshotSetup } from "../../schedule/next_due.ts";
 import type { LaunchRun } from "../../schedule/run_queue.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
@@ -89,7 +89,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       notice(`submitted run ${run.runId} of ${run.scheduleId} to the cluster`);
       return "success";
     }
-    const prepared = await prepareRun(run.dagPath, { registry, pool });
+    // A DAG kept parsed by the index needs no YAML parser (nor its import).
+    const dag = known && await parsedDag(known, run.dagPath);
+    const prepared = await prepareRun(dag || run.dagPath, { registry, pool });
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -135,6 +137,8 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       if (quiet && snapshot) {
         const fires = knownAfterTick(schedules, report.at, known?.fires);
         await recordTick(quiet, snapshot, {
+          // The full path has the DAG loader loaded; the index path keeps what it had.
+          ...(known ? { keep: known } : { parseDag: (await import("../../dag/load.ts")).parseDag }),
           at: report.at,
           quiet: isQuiet(report),
           schedules: schedules.map((schedule) => ({
