@@ -27,7 +27,7 @@
  */
 import { Cron } from "croner";
 import { CRON_MODE, type Schedule } from "./schema.ts";
-import { floorMinute, localMinute, MINUTE_MS } from "./_time.ts";
+import { floorMinute, isUtc, localMinute, MINUTE_MS } from "./_time.ts";
 
 /** Most missed fire times enqueued per schedule per tick; the rest are skipped. */
 export const MAX_CATCHUP = 10;
@@ -77,11 +77,7 @@ export function dueTicks(
   now: Date,
   options: { lateBoundMs?: number } = {},
 ): DueTicks {
-  const cron = new Cron(schedule.cron, {
-    timezone: schedule.timezone,
-    paused: true,
-    mode: CRON_MODE,
-  });
+  const cron = calculator(schedule);
   const current = floorMinute(now).getTime();
   const lookBack = Math.max(
     schedule.catchupWindowMs ?? 0,
@@ -101,6 +97,17 @@ export function dueTicks(
     due.push(fireTime(new Date(current), schedule.timezone, false));
   }
   return { due, skipped: missed.slice(MAX_CATCHUP) };
+}
+
+/**
+ * A paused croner instance for a schedule. UTC is computed as the fixed offset 0, which
+ * gives the same fire times without `Intl`: its first use in a process loads the time
+ * zone data (11-15 ms), which a due minute of UTC schedules then never pays.
+ */
+function calculator(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
+  return isUtc(schedule.timezone)
+    ? new Cron(schedule.cron, { utcOffset: 0, paused: true, mode: CRON_MODE })
+    : new Cron(schedule.cron, { timezone: schedule.timezone, paused: true, mode: CRON_MODE });
 }
 
 function fireTime(at: Date, timezone: string, catchup: boolean): FireTime {
@@ -137,10 +144,6 @@ export function nextFireTime(
  * @throws {TypeError} When the cron expression or time zone is invalid (load validates both).
  */
 export function fireAfter(schedule: Pick<Schedule, "cron" | "timezone">, after: Date): Date | null {
-  const cron = new Cron(schedule.cron, {
-    timezone: schedule.timezone,
-    paused: true,
-    mode: CRON_MODE,
-  });
+  const cron = calculator(schedule);
   return cron.nextRun(floorMinute(after));
 }
