@@ -68,7 +68,7 @@ try {
   const big = dags.find((d) => d.spec.shape === "layered" && d.spec.n === sizes.at(-1))!;
   const load = await measureLoad(big.yaml, smoke ? 3 : 5);
   const rss = await measurePeakRss(big.spec, big.yaml);
-  const sched = await measureSchedulerOnce(dir, smoke ? 1 : 5);
+  const sched = await measureSchedulerOnce(dir, smoke ? 1 : 5, { nextMinute: !smoke });
   writeStateFile(`${dir}/state-big.jsonl`, storeMb);
   const store = await measureStateStore(`${dir}/state-big.jsonl`, dir, {
     reps: smoke ? 3 : 9,
