@@ -1,3 +1,6 @@
+/** Croner options shared by validation and fire-time computation: 5 fields, minute precision. */
+export const CRON_MODE = "5-part" as const;
+
 /** Milliseconds in a minute. */
 export const MINUTE_MS = 60_000;
 

@@ -26,8 +26,8 @@
  * @module
  */
 import { Cron } from "croner";
-import { CRON_MODE, type Schedule } from "./schema.ts";
-import { floorMinute, isUtc, localMinute, MINUTE_MS } from "./_time.ts";
+import type { Schedule } from "./schema.ts";
+import { CRON_MODE, floorMinute, isUtc, localMinute, MINUTE_MS } from "./_time.ts";
 
 /** Most missed fire times enqueued per schedule per tick; the rest are skipped. */
 export const MAX_CATCHUP = 10;

@@ -214,12 +214,24 @@ export class Scheduler {
   /**
    * `--once`: one tick now, then runs until every enqueued run ended. When `stop` aborts
    * first, shuts down as {@link Scheduler.shutdown} does.
-   * @param options `stop` (SIGINT/SIGTERM) and the shutdown grace period.
+   * @param options `stop` (SIGINT/SIGTERM), the shutdown grace period, and `onTick`,
+   *   called with the tick's report while its runs run (awaited before returning).
    * @returns The tick's report.
    */
-  async runOnce(options: { stop?: AbortSignal; graceMs?: number } = {}): Promise<TickReport> {
+  async runOnce(
+    options: {
+      stop?: AbortSignal;
+      graceMs?: number;
+      onTick?: (report: TickReport) => Promise<void>;
+    } = {},
+  ): Promise<TickReport> {
     const report = await this.tick();
-    await this.#drainUnless(options.stop, options.graceMs ?? 10_000);
+    const after = options.onTick?.(report);
+    try {
+      await this.#drainUnless(options.stop, options.graceMs ?? 10_000);
+    } finally {
+      await after;
+    }
     return report;
   }
 

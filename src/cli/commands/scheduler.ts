@@ -13,7 +13,7 @@ import type { PostgresStore } from "../../store/postgres/store.ts";
 import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
-import { onceSetup } from "./_scheduler_quiet.ts";
+import { onceSetup, takeQuickRead } from "./_scheduler_quiet.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -64,7 +64,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   // Snapshot what a --once tick depends on before reading it (see next_due.ts); while
   // nothing changed, the schedules recorded by the last tick are used as they are.
   const quiet = values.once ? onceSetup(ctx.io, args, ctx.config, ctx.storeConfig) : null;
-  const index = quiet && await readNextDue(quiet, ctx.clock.now()).catch(() => null);
+  const now = ctx.clock.now();
+  const index = quiet &&
+    (takeQuickRead(quiet, now) ?? await readNextDue(quiet, now).catch(() => null));
   const snapshot = index?.snapshot ?? (quiet && await snapshotSetup(quiet).catch(() => null));
   const known = index?.known ?? null;
   const { schedules, dagNames } = known ??
@@ -122,6 +124,26 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       }
       : undefined,
   });
+  /** Records this tick in the next-due index (only a cache: a failure is ignored). */
+  const recordIndex = async (report: TickReport) => {
+    if (!quiet || !snapshot) return;
+    try {
+      const fires = knownAfterTick(schedules, report.at, known?.fires);
+      await recordTick(quiet, snapshot, {
+        // The full path has the DAG loader loaded; the index path keeps what it had.
+        ...(known ? { keep: known } : { parseDag: (await import("../../dag/load.ts")).parseDag }),
+        at: report.at,
+        quiet: isQuiet(report),
+        schedules: schedules.map((schedule) => ({
+          schedule,
+          dagName: dagNames.get(schedule.id) ?? schedule.dag,
+          next: fires.next.get(schedule.id) ?? null,
+        })),
+      });
+    } catch {
+      // Next minute takes the full path.
+    }
+  };
   const stop = new AbortController();
   const removeSignals = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: stopping the scheduler\n`);
@@ -132,22 +154,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   const graceMs = ctx.config.shutdownGraceMs;
   try {
     if (values.once) {
-      const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
+      // The index is recorded while the runs run: it does not depend on how they end.
+      const report = await scheduler.runOnce({ stop: stop.signal, graceMs, onTick: recordIndex });
       if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
-      if (quiet && snapshot) {
-        const fires = knownAfterTick(schedules, report.at, known?.fires);
-        await recordTick(quiet, snapshot, {
-          // The full path has the DAG loader loaded; the index path keeps what it had.
-          ...(known ? { keep: known } : { parseDag: (await import("../../dag/load.ts")).parseDag }),
-          at: report.at,
-          quiet: isQuiet(report),
-          schedules: schedules.map((schedule) => ({
-            schedule,
-            dagName: dagNames.get(schedule.id) ?? schedule.dag,
-            next: fires.next.get(schedule.id) ?? null,
-          })),
-        });
-      }
     } else {
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
