@@ -68,7 +68,7 @@ try {
   const big = dags.find((d) => d.spec.shape === "layered" && d.spec.n === sizes.at(-1))!;
   const load = await measureLoad(big.yaml, smoke ? 3 : 5);
   const rss = await measurePeakRss(big.spec, big.yaml);
-  const sched = await measureSchedulerOnce(dir, smoke ? 1 : 5);
+  const sched = await measureSchedulerOnce(dir, smoke ? 1 : 5, { nextMinute: !smoke });
   writeStateFile(`${dir}/state-big.jsonl`, storeMb);
   const store = await measureStateStore(`${dir}/state-big.jsonl`, dir, {
     reps: smoke ? 3 : 9,
@@ -188,7 +188,10 @@ function verdict(ok: boolean): string {
 function renderMore(sched: SchedulerTimes, store: StoreTimes): string {
   const sr = sched.noneDueMs / sched.importsMs;
   const fr = sched.noneDueFullMs / sched.importsMs;
-  const extra = sched.oneDueMs - sched.noneDueFullMs;
+  // "Under 100 ms more than that": a due minute against the quiet (none due) minute.
+  const extra = sched.oneDueMs - sched.noneDueMs;
+  const extraFull = sched.oneDueFullMs - sched.noneDueMs;
+  const plus = (x: number) => `${x < 0 ? "" : "+"}${fmt(x)} ms`;
   const lr = store.fullScanMs / store.lastRunsMs;
   const ir = store.fullScanMs / store.indexByMs;
   const mb = store.fileMb.toFixed(0);
@@ -205,10 +208,12 @@ function renderMore(sched: SchedulerTimes, store: StoreTimes): string {
     `${fmt(sched.noneDueFullMs)} | ${fmt(sched.importsMs)} | ${fr.toFixed(2)} | (first minute ` +
     `after a change) |`,
     `| scheduler --once, + 1 due no-op DAG (ms) | ${fmt(sched.oneDueMs)} | ` +
-    `${fmt(sched.noneDueFullMs)} | ${extra < 0 ? "" : "+"}${
-      fmt(extra)
-    } ms | < +${SCHED_DUE_MS} ms over a full ` +
-    `tick: ${verdict(extra < SCHED_DUE_MS)} |`,
+    `${fmt(sched.noneDueMs)} | ${plus(extra)} | < +${SCHED_DUE_MS} ms over none due: ` +
+    // --smoke does not wait for the minute after the recorded tick (see scheduler_cli.ts).
+    `${smoke ? "not checked (smoke)" : verdict(extra < SCHED_DUE_MS)} |`,
+    `| scheduler --once, + 1 due, full tick (fresh store, no index) (ms) | ` +
+    `${fmt(sched.oneDueFullMs)} | ${fmt(sched.noneDueMs)} | ${plus(extraFull)} | (first ` +
+    `minute after a change) |`,
     `| state store lastRuns(20), ${mb} MB file (ms) | ${fmt(store.lastRunsMs)} | ` +
     `${fmt(store.fullScanMs)} | ${fmt(lr)}x faster | >= ${STORE_SPEEDUP}x full scan: ` +
     `${storeVerdict(lr)} |`,

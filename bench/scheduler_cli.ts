@@ -4,8 +4,13 @@
  * against a script that only imports the libraries orch imports (zod, yaml, croner).
  * Each measurement is the whole child process (start-up included), median of `reps`
  * after one warm-up. "None due" keeps its state store between runs, as cron's calls do,
- * so the next-due index answers it; "none due, full tick" and "one due" get a fresh
- * state store every run (no index; the due schedule fires every time).
+ * so the next-due index answers it; "none due, full tick" and "one due, full tick" get
+ * a fresh state store every run (no index; the due schedule fires every time). "One due"
+ * is the minute after a recorded tick, as cron sees it: a fresh state store holding only
+ * the next-due index that a full tick of the same schedules wrote in an earlier minute
+ * (so the index's schedules and DAG are used; the due schedule fires every time). The
+ * suite waits, once, for the minute after that tick (at most a minute; not in `--smoke`,
+ * where a run in the tick's own minute plans all 101 schedules, still from the index).
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -24,17 +29,24 @@ export interface SchedulerTimes {
   noneDueMs: number;
   /** 100 schedules, none due, a fresh state store every run (a full tick). */
   noneDueFullMs: number;
-  /** The same plus one due no-op DAG, run to its end. */
+  /** The same plus one due no-op DAG, run to its end, on the next-due index's path. */
   oneDueMs: number;
+  /** The same, with a fresh state store and no index (a full tick). */
+  oneDueFullMs: number;
 }
 
 /**
  * @param dir A scratch directory.
  * @param reps Measured runs per case.
+ * @param options `nextMinute`: wait for the minute after the recorded tick (default true).
  * @returns The median wall times.
  * @throws {Error} When a run fails or the due DAG did not run.
  */
-export async function measureSchedulerOnce(dir: string, reps: number): Promise<SchedulerTimes> {
+export async function measureSchedulerOnce(
+  dir: string,
+  reps: number,
+  options: { nextMinute?: boolean } = {},
+): Promise<SchedulerTimes> {
   const dag = `${dir}/sched_noop.yaml`;
   await Deno.writeTextFile(
     dag,
@@ -59,19 +71,28 @@ export async function measureSchedulerOnce(dir: string, reps: number): Promise<S
       `- id: due\n  cron: "* * * * *"\n  timezone: UTC\n  dag: ${dag}\n  tenant: bench\n`,
   );
   const kept = `${dir}/sched-state-kept`;
+  const recorded = `${dir}/sched-state-recorded`;
+  const index = `${recorded}/state.jsonl.next_due.json`;
   const cases = {
     importsMs: () => wall(["run", "-A", "--quiet", "--config", CONFIG, FLOOR], dir),
-    noneDueMs: () => scheduler(none, dir, false, kept),
+    noneDueMs: () => scheduler(none, dir, false, { stateDir: kept }),
     noneDueFullMs: () => scheduler(none, dir, false),
-    oneDueMs: () => scheduler(one, dir, true),
+    oneDueMs: () => scheduler(one, dir, true, { index }),
+    oneDueFullMs: () => scheduler(one, dir, true),
   };
   // The first tick creates the state file, the second records an index that holds.
-  await scheduler(none, dir, false, kept);
+  await scheduler(none, dir, false, { stateDir: kept });
+  // A full tick of the one-due schedules records their index; measured in a later minute.
+  const tickMinute = Math.floor(Date.now() / 60_000);
+  await scheduler(one, dir, true, { stateDir: recorded });
+  const wait = (tickMinute + 1) * 60_000 - Date.now() + 200;
+  if (wait > 0 && options.nextMinute !== false) await new Promise((r) => setTimeout(r, wait));
   const times: Record<keyof SchedulerTimes, number[]> = {
     importsMs: [],
     noneDueMs: [],
     noneDueFullMs: [],
     oneDueMs: [],
+    oneDueFullMs: [],
   };
   for (let r = 0; r <= reps; r++) {
     for (const k of Object.keys(cases) as (keyof SchedulerTimes)[]) {
@@ -79,24 +100,35 @@ export async function measureSchedulerOnce(dir: string, reps: number): Promise<S
       if (r > 0) times[k].push(ms);
     }
   }
-  await Deno.remove(kept, { recursive: true }).catch(() => {});
+  for (const d of [kept, recorded]) await Deno.remove(d, { recursive: true }).catch(() => {});
   return {
     importsMs: median(times.importsMs),
     noneDueMs: median(times.noneDueMs),
     noneDueFullMs: median(times.noneDueFullMs),
     oneDueMs: median(times.oneDueMs),
+    oneDueFullMs: median(times.oneDueFullMs),
   };
 }
 
+/**
+ * One `scheduler --once` process, timed.
+ * @param options `stateDir` to keep (default a fresh one, removed after), `index` to
+ *   copy into the fresh one before the run (not timed).
+ */
 async function scheduler(
   schedules: string,
   dir: string,
   due: boolean,
-  stateDir?: string,
+  options: { stateDir?: string; index?: string } = {},
 ): Promise<number> {
   const run = crypto.randomUUID();
   const events = `${dir}/sched-events-${run}.jsonl`;
+  const { stateDir } = options;
   const state = stateDir ?? `${dir}/sched-state-${run}`;
+  if (options.index) {
+    await Deno.mkdir(state, { recursive: true });
+    await Deno.copyFile(options.index, `${state}/state.jsonl.next_due.json`);
+  }
   const ms = await wall(
     ["run", "-A", "--quiet", "--config", CONFIG, MAIN, "scheduler", "--dir", schedules, "--once"],
     dir,

@@ -1,7 +1,8 @@
 import { z } from "zod";
+// Its own file, so the workflow registry can check names without building the schema.
+import { NAME_PATTERN } from "./_names.ts";
 
-/** Allowed task ids and workflow refs: a plain name, never a path or URL. */
-export const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
+export { NAME_PATTERN };
 
 /** Keys a task may have, for did-you-mean on unknown keys. */
 export const TASK_KEYS = [

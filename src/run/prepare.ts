@@ -1,4 +1,3 @@
-import { loadDag } from "../dag/load.ts";
 import type { Dag } from "../dag/types.ts";
 import { buildPlan, type Plan } from "../plan/build_plan.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
@@ -31,7 +30,10 @@ export async function prepareRun(
   dagPath: string | Dag,
   deps: { registry: WorkflowRegistry; pool: TaskPool },
 ): Promise<PreparedRun> {
-  const dag = typeof dagPath === "string" ? await loadDag(dagPath) : dagPath;
+  // The loader (and the YAML parser behind it) is imported only when a path is given.
+  const dag = typeof dagPath === "string"
+    ? await (await import("../dag/load.ts")).loadDag(dagPath)
+    : dagPath;
   const plan = buildPlan(dag);
   const sources = dag.tasks.map((t) => deps.registry.resolve(t.workflowRef));
   const byRef = new Map<string, number[]>();

@@ -1,5 +1,4 @@
 import { dirname } from "node:path";
-import { loadDag } from "../dag/load.ts";
 import type { WorkflowRegistry } from "../workflows/registry.ts";
 
 /** One DAG file that passed full validation, and what the verdict depended on. */
@@ -56,6 +55,7 @@ export class ValidationCache {
   ): Promise<string | undefined> {
     try {
       const stat = await Deno.stat(dagPath);
+      const { loadDag } = await import("../dag/load.ts"); // not needed when nothing changed
       const dag = await loadDag(dagPath);
       const sources = [...new Set(dag.tasks.map((t) => t.workflowRef))].sort().map((ref) => {
         const s = registry.resolve(ref);

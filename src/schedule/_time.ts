@@ -1,3 +1,6 @@
+/** Croner options shared by validation and fire-time computation: 5 fields, minute precision. */
+export const CRON_MODE = "5-part" as const;
+
 /** Milliseconds in a minute. */
 export const MINUTE_MS = 60_000;
 
@@ -51,6 +54,15 @@ export function floorMinute(at: Date): Date {
   return new Date(Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS);
 }
 
+/**
+ * @param timezone An IANA time zone.
+ * @returns Whether it is UTC by name (`UTC`, `Etc/UTC`), so fire times and local minutes
+ *   can be computed without `Intl`.
+ */
+export function isUtc(timezone: string): boolean {
+  return timezone === "UTC" || timezone === "Etc/UTC";
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
@@ -60,6 +72,8 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
  * @returns `YYYY-MM-DDTHH:MM` local to `timezone`.
  */
 export function localMinute(at: Date, timezone: string): string {
+  const year = at.getUTCFullYear();
+  if (isUtc(timezone) && year >= 0 && year <= 9999) return at.toISOString().slice(0, 16);
   let format = formatters.get(timezone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {

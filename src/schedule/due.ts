@@ -26,8 +26,8 @@
  * @module
  */
 import { Cron } from "croner";
-import { CRON_MODE, type Schedule } from "./schema.ts";
-import { floorMinute, localMinute, MINUTE_MS } from "./_time.ts";
+import type { Schedule } from "./schema.ts";
+import { CRON_MODE, floorMinute, isUtc, localMinute, MINUTE_MS } from "./_time.ts";
 
 /** Most missed fire times enqueued per schedule per tick; the rest are skipped. */
 export const MAX_CATCHUP = 10;
@@ -77,11 +77,7 @@ export function dueTicks(
   now: Date,
   options: { lateBoundMs?: number } = {},
 ): DueTicks {
-  const cron = new Cron(schedule.cron, {
-    timezone: schedule.timezone,
-    paused: true,
-    mode: CRON_MODE,
-  });
+  const cron = calculator(schedule);
   const current = floorMinute(now).getTime();
   const lookBack = Math.max(
     schedule.catchupWindowMs ?? 0,
@@ -103,6 +99,17 @@ export function dueTicks(
   return { due, skipped: missed.slice(MAX_CATCHUP) };
 }
 
+/**
+ * A paused croner instance for a schedule. UTC is computed as the fixed offset 0, which
+ * gives the same fire times without `Intl`: its first use in a process loads the time
+ * zone data (11-15 ms), which a due minute of UTC schedules then never pays.
+ */
+function calculator(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
+  return isUtc(schedule.timezone)
+    ? new Cron(schedule.cron, { utcOffset: 0, paused: true, mode: CRON_MODE })
+    : new Cron(schedule.cron, { timezone: schedule.timezone, paused: true, mode: CRON_MODE });
+}
+
 function fireTime(at: Date, timezone: string, catchup: boolean): FireTime {
   return { at, minute: localMinute(at, timezone), minuteUtc: at.toISOString(), catchup };
 }
@@ -121,12 +128,22 @@ export function nextFireTime(
   schedules: readonly Pick<Schedule, "cron" | "timezone">[],
   after: Date,
 ): Date | null {
-  const from = floorMinute(after);
   let first: Date | null = null;
   for (const s of schedules) {
-    const cron = new Cron(s.cron, { timezone: s.timezone, paused: true, mode: CRON_MODE });
-    const at = cron.nextRun(from);
+    const at = fireAfter(s, after);
     if (at && (!first || at.getTime() < first.getTime())) first = at;
   }
   return first;
+}
+
+/**
+ * The first fire time of a schedule after the minute of `after`. Pure.
+ * @param schedule Cron and time zone.
+ * @param after An instant.
+ * @returns The fire time strictly after `after`'s minute, or `null` for never.
+ * @throws {TypeError} When the cron expression or time zone is invalid (load validates both).
+ */
+export function fireAfter(schedule: Pick<Schedule, "cron" | "timezone">, after: Date): Date | null {
+  const cron = calculator(schedule);
+  return cron.nextRun(floorMinute(after));
 }

@@ -1,4 +1,4 @@
-import { OrchestratorError } from "../lib/mod.ts";
+import { OrchestratorError } from "../lib/errors.ts";
 
 /** One problem found in a schedule file. `line` and `column` are 1-based. */
 export interface ScheduleIssue {

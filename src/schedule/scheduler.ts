@@ -14,6 +14,7 @@ import type { RunStatus } from "../store/events.ts";
 import type { NewEvent, RunFinishedEvent, StateStoreLike } from "../store/mod.ts";
 import { FencedError, ScheduleMinuteConflictError } from "../store/postgres/errors.ts";
 import type { Schedule } from "./schema.ts";
+import { type KnownFires, schedulesToPlan } from "./known_fires.ts";
 import { type LaunchRun, type QueuedOutcome, type QueuedRun, RunQueue } from "./run_queue.ts";
 import {
   minuteKeys,
@@ -22,6 +23,7 @@ import {
   planTick,
   tickWindowStart,
 } from "./tick.ts";
+import { floorMinute } from "./_time.ts";
 
 /** What a {@link Scheduler} works with. Every seam is injected. */
 export interface SchedulerDeps {
@@ -60,6 +62,13 @@ export interface SchedulerDeps {
    * `store` after leadership is lost.
    */
   leadership?: { isLeader(): boolean; tickStore: StateStoreLike };
+  /**
+   * Fire times a previous tick established (the next-due index of `--once`): ticks then
+   * plan only the schedules that may have something to do and move the others'
+   * watermarks without computing their fire times (see `known_fires.ts`). The decision
+   * is still taken under the store's lock, against the watermarks read there.
+   */
+  known?: KnownFires;
 }
 
 /** What one tick decided. */
@@ -134,10 +143,14 @@ export class Scheduler {
     let report: TickReport;
     try {
       report = await (d.leadership?.tickStore ?? d.store).transaction(async (tx) => {
-        const recorded = await tx.scheduleMinutes(tickWindowStart(d.schedules, now));
+        const watermarks = await tx.watermarks();
+        const schedules = d.known
+          ? schedulesToPlan(d.schedules, d.known, { watermarks, now })
+          : d.schedules;
+        const recorded = await tx.scheduleMinutes(tickWindowStart(schedules, now));
         const input = {
-          schedules: d.schedules,
-          watermarks: await tx.watermarks(),
+          schedules,
+          watermarks,
           enqueuedKeys: minuteKeys(recorded),
           runningBySchedule: new Map<string, number>(),
           now,
@@ -164,7 +177,9 @@ export class Scheduler {
           events.push({ ...e, run_id: run.runId, pid: Deno.pid, host: this.#host });
         }
         tx.append(...events, ...plan.skip);
-        tx.setWatermarks(plan.watermarks);
+        // Schedules left out by `known` have nothing to do: planTick would only move them.
+        const minute = floorMinute(now);
+        tx.setWatermarks(new Map(d.schedules.map((sch) => [sch.id, minute])));
         return {
           at: now,
           enqueued,
@@ -199,12 +214,24 @@ export class Scheduler {
   /**
    * `--once`: one tick now, then runs until every enqueued run ended. When `stop` aborts
    * first, shuts down as {@link Scheduler.shutdown} does.
-   * @param options `stop` (SIGINT/SIGTERM) and the shutdown grace period.
+   * @param options `stop` (SIGINT/SIGTERM), the shutdown grace period, and `onTick`,
+   *   called with the tick's report while its runs run (awaited before returning).
    * @returns The tick's report.
    */
-  async runOnce(options: { stop?: AbortSignal; graceMs?: number } = {}): Promise<TickReport> {
+  async runOnce(
+    options: {
+      stop?: AbortSignal;
+      graceMs?: number;
+      onTick?: (report: TickReport) => Promise<void>;
+    } = {},
+  ): Promise<TickReport> {
     const report = await this.tick();
-    await this.#drainUnless(options.stop, options.graceMs ?? 10_000);
+    const after = options.onTick?.(report);
+    try {
+      await this.#drainUnless(options.stop, options.graceMs ?? 10_000);
+    } finally {
+      await after;
+    }
     return report;
   }
 

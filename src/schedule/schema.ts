@@ -1,9 +1,8 @@
 import { Cron } from "croner";
 import { z } from "zod";
-import { isTimezone, parseDuration } from "./_time.ts";
+import { CRON_MODE, isTimezone, parseDuration } from "./_time.ts";
 
-/** Croner options shared by validation and fire-time computation: 5 fields, minute precision. */
-export const CRON_MODE = "5-part" as const;
+export { CRON_MODE };
 
 /**
  * @param expr A cron expression.

@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import { loadConfig } from "../config/mod.ts";
-import { type Clock, systemClock } from "../lib/mod.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import { LogWriteError } from "./event_log.ts";
 import {
   groupNewest,

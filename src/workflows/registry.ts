@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { suggest } from "../lib/suggest.ts";
-import { NAME_PATTERN } from "../dag/schema.ts";
+import { NAME_PATTERN } from "../dag/_names.ts";
 import { UnknownWorkflowError } from "./errors.ts";
 import type { SandboxProfile } from "./permissions.ts";
 

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { type DueSchedule, dueTicks, MAX_CATCHUP } from "../../src/schedule/mod.ts";
+import { Cron } from "croner";
+import { type DueSchedule, dueTicks, localMinute, MAX_CATCHUP } from "../../src/schedule/mod.ts";
+import { fireAfter } from "../../src/schedule/due.ts";
+import { floorMinute } from "../../src/schedule/_time.ts";
 
 const MIN = 60_000;
 const utc = (iso: string) => new Date(iso);
@@ -193,5 +196,38 @@ Deno.test("dueTicks() across DST transitions follows croner's rules", async (t) 
     await t.step(title, () => {
       assert.deepEqual(simulate(schedule(cron, zone), from, to), fired);
     });
+  }
+});
+
+Deno.test("fireAfter() and localMinute() give UTC schedules the same times as croner's zone path", () => {
+  const crons = [
+    "* * * * *",
+    "*/7 * * * *",
+    "30 2 * * *",
+    "0 0 29 2 *",
+    "15 3 * * 1-5",
+    "0 */6 1,15 * *",
+    "59 23 31 12 *",
+    "0 12 * * 0",
+    "5 4 L * *",
+  ];
+  // "Etc/GMT" is UTC too, but not taken for it by name: it goes through Intl.
+  const viaIntl = (at: Date) => localMinute(at, "Etc/GMT");
+  for (const cron of crons) {
+    for (const timezone of ["UTC", "Etc/UTC"]) {
+      const zoned = new Cron(cron, { timezone, paused: true, mode: "5-part" });
+      let at: Date | null = new Date("2026-01-01T00:00:30Z");
+      for (let i = 0; i < 200 && at; i++) {
+        const expected = zoned.nextRun(floorMinute(at));
+        const got = fireAfter({ cron, timezone }, at);
+        assert.equal(
+          got?.toISOString(),
+          expected?.toISOString(),
+          `${cron} after ${at.toISOString()}`,
+        );
+        if (got) assert.equal(localMinute(got, timezone), viaIntl(got));
+        at = got;
+      }
+    }
   }
 });

@@ -4,7 +4,10 @@ import {
   isQuietMinute,
   nextDueIndexPath,
   type NextDueSetup,
+  parsedDag,
+  readNextDue,
   recordQuietTick,
+  recordTick,
   setupKey,
   snapshotSetup,
 } from "../../src/schedule/next_due.ts";
@@ -216,5 +219,125 @@ Deno.test("a quiet minute by nextFireTime() is a minute in which planTick() find
       }
     }
     assert.ok(checked >= 3, `only ${checked} fire times between ${from} and ${to}`);
+  }
+});
+
+Deno.test("readNextDue() gives back the recorded schedules while their inputs are unchanged", async (t) => {
+  const f = await fixture();
+  const s = [
+    testSchedule("a", { dagPath: `${f.root}/dag.yaml`, params: { n: 1, list: ["x"] } }),
+    testSchedule("b", { dagPath: `${f.root}/dag.yaml`, cron: "0 3 * * *", enabled: false }),
+  ];
+  const record = async (quiet: boolean, schedules = s) => {
+    const snapshot = await snapshotSetup(f.setup);
+    await recordTick(f.setup, snapshot, {
+      at: at("2026-05-01T10:00:20Z"),
+      quiet,
+      schedules: schedules.map((schedule, i) => ({
+        schedule,
+        dagName: `dag_${i}`,
+        next: i === 0 ? at("2026-05-01T10:01:00Z") : null,
+      })),
+    });
+  };
+  try {
+    await t.step("schedules, DAG names and next fire times round-trip", async () => {
+      await record(true);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.ok(next?.known);
+      assert.deepEqual(next.known.schedules, s);
+      assert.deepEqual([...next.known.dagNames], [["a", "dag_0"], ["b", "dag_1"]]);
+      assert.deepEqual(next.known.fires, {
+        at: at("2026-05-01T10:00:00Z"),
+        next: new Map([["a", at("2026-05-01T10:01:00Z")], ["b", null]]),
+      });
+      assert.equal(next.quiet, true);
+      const due = await readNextDue(f.setup, at("2026-05-01T10:01:00Z"));
+      assert.equal(due?.quiet, false, "a fire time reached: not quiet");
+      assert.ok(due?.known, "but the schedules still hold");
+      assert.equal(await readNextDue(f.setup, at("2026-05-01T09:59:00Z")), null, "clock went back");
+    });
+    await t.step("a tick that was not quiet is never quiet, its schedules still hold", async () => {
+      await record(false);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.quiet, false);
+      assert.ok(next?.known);
+    });
+    await t.step("a changed state file ends quiet minutes, not the schedules", async () => {
+      await record(true);
+      await Deno.writeTextFile(f.setup.statePath, '{"event":"y"}\n', { append: true });
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.quiet, false);
+      assert.ok(next?.known);
+    });
+    await t.step("a changed schedule file, DAG or workflow: nothing holds", async () => {
+      for (
+        const change of [
+          () => Deno.writeTextFile(`${f.setup.dir}/a.yaml`, "- id: b\n"),
+          () => Deno.writeTextFile(`${f.root}/dag.yaml`, "name: e\n"),
+          () => Deno.writeTextFile(`${f.setup.workflowsDir}/v.ts`, "export default {};\n"),
+        ]
+      ) {
+        await record(true);
+        await change();
+        assert.equal(await readNextDue(f.setup, at("2026-05-01T10:00:50Z")), null);
+      }
+    });
+    await t.step("params that are not plain JSON are not recorded", async () => {
+      await record(true, [testSchedule("a", { params: { when: new Date(0) } })]);
+      const next = await readNextDue(f.setup, at("2026-05-01T10:00:50Z"));
+      assert.equal(next?.known, null);
+      assert.equal(next?.quiet, true);
+    });
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("recordTick() keeps small DAGs parsed from the bytes it digested, while they hold", async (t) => {
+  const f = await fixture();
+  const dagPath = `${f.root}/dag.yaml`;
+  const schedules = [{ schedule: testSchedule("a", { dagPath }), dagName: "d", next: null }];
+  const parseDag = (source: string, file: string) => ({
+    name: source.trim(),
+    dagId: "d",
+    tenantId: "t",
+    tasks: [],
+    file,
+  });
+  const now = at("2026-05-01T10:00:50Z");
+  const tick = { at: at("2026-05-01T10:00:20Z"), quiet: false, schedules };
+  try {
+    await t.step("parsed on the full path, given back with the file's real path", async () => {
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, parseDag });
+      const known = (await readNextDue(f.setup, now))?.known;
+      assert.ok(known);
+      const dag = await parsedDag(known, dagPath);
+      assert.equal(dag?.name, "name: d");
+      assert.equal(dag?.file, await Deno.realPath(dagPath));
+    });
+    await t.step("kept by a later tick while the DAG files are unchanged", async () => {
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, keep: known });
+      const again = (await readNextDue(f.setup, now))?.known;
+      assert.equal((await parsedDag(again!, dagPath))?.name, "name: d");
+    });
+    await t.step("not kept once a DAG file changed during the tick", async () => {
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await Deno.writeTextFile(dagPath, "name: e\n");
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, keep: known });
+      const again = (await readNextDue(f.setup, now))?.known;
+      assert.ok(again);
+      assert.equal(await parsedDag(again, dagPath), undefined);
+    });
+    await t.step("not used once the path resolves to another file", async () => {
+      await recordTick(f.setup, await snapshotSetup(f.setup), { ...tick, parseDag });
+      const known = (await readNextDue(f.setup, now))!.known!;
+      await Deno.rename(dagPath, `${f.root}/other.yaml`);
+      await Deno.symlink(`${f.root}/other.yaml`, dagPath);
+      assert.equal(await parsedDag(known, dagPath), undefined);
+    });
+  } finally {
+    await f.cleanup();
   }
 });

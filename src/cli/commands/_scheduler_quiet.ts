@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { type Config, loadConfig } from "../../config/config.ts";
 import { parseStoreConfig, type StoreConfig } from "../../store/postgres/config.ts";
-import { isQuietMinute, type NextDueSetup, setupKey } from "../../schedule/next_due.ts";
+import { type NextDue, type NextDueSetup, readNextDue, setupKey } from "../../schedule/next_due.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { VERSION } from "../version.ts";
@@ -23,6 +23,7 @@ export async function quietSchedulerOnce(
   args: string[],
   store: string | undefined,
 ): Promise<number | null> {
+  earlier = null;
   let setup: NextDueSetup | null;
   try {
     const config = loadConfig(io.env, { cwd: io.cwd });
@@ -35,9 +36,36 @@ export async function quietSchedulerOnce(
   } catch {
     return null;
   }
-  if (!setup || !(await isQuietMinute(setup, systemClock.now()))) return null;
-  io.stderr("Nothing due\n");
-  return 0;
+  if (!setup) return null;
+  const now = systemClock.now();
+  const next = await readNextDue(setup, now).catch(() => null);
+  if (next?.quiet) {
+    io.stderr("Nothing due\n");
+    return 0;
+  }
+  earlier = next && { setup: JSON.stringify(setup), minute: minuteOf(now), next };
+  return null;
+}
+
+/** What the quick path of this process read, for the full command to use once. */
+let earlier: { setup: string; minute: number; next: NextDue } | null = null;
+
+/**
+ * The next-due index as the quick path of this process read it moments ago (its
+ * snapshot was taken before anything read the inputs), so the full command need not
+ * read and digest them again. Given once.
+ * @param setup The command's setup.
+ * @param now The tick's instant.
+ * @returns That read, when it was for the same setup and minute; else `undefined`.
+ */
+export function takeQuickRead(setup: NextDueSetup, now: Date): NextDue | undefined {
+  const e = earlier;
+  earlier = null;
+  return e && e.setup === JSON.stringify(setup) && e.minute === minuteOf(now) ? e.next : undefined;
+}
+
+function minuteOf(at: Date): number {
+  return Math.floor(at.getTime() / 60_000);
 }
 
 /**

@@ -1,10 +1,8 @@
 import { resolve } from "node:path";
 import { OrchestratorError } from "../../lib/errors.ts";
 import { prepareRun } from "../../run/prepare.ts";
-import { ValidationCache } from "../../run/validation_cache.ts";
 import type { RunDagDeps } from "../../run/run_dag.ts";
 import type { EventLogLike, Store } from "../../store/store.ts";
-import { loadSchedules } from "../../schedule/load.ts";
 import type { Schedule } from "../../schedule/schema.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
@@ -49,7 +47,12 @@ export async function loadValidSchedules(
   command: string,
 ): Promise<{ schedules: Schedule[]; dagNames: Map<string, string> }> {
   if (!dir) throw new UsageError("Missing --dir DIR", command);
-  const registry = await ctx.registry();
+  // Imported here: a --once minute answered from the next-due index needs neither.
+  const [{ loadSchedules }, { ValidationCache }, registry] = await Promise.all([
+    import("../../schedule/load.ts"),
+    import("../../run/validation_cache.ts"),
+    ctx.registry(),
+  ]);
   const names = new Map<string, string>();
   // Unchanged DAGs that passed before are not re-checked: cron calls --once every minute.
   const cache = await ValidationCache.load(`${ctx.config.paths.statePath}.validated.json`);

@@ -1,8 +1,8 @@
 import { prepareRun } from "../../run/prepare.ts";
 import { runDag } from "../../run/run_dag.ts";
 import { Scheduler, type TickReport } from "../../schedule/scheduler.ts";
-import { nextFireTime } from "../../schedule/due.ts";
-import { recordQuietTick, snapshotSetup } from "../../schedule/next_due.ts";
+import { knownAfterTick } from "../../schedule/known_fires.ts";
+import { parsedDag, readNextDue, recordTick, snapshotSetup } from "../../schedule/next_due.ts";
 import type { LaunchRun } from "../../schedule/run_queue.ts";
 import { parseCommandArgs } from "../args.ts";
 import type { AppContext } from "../context.ts";
@@ -13,7 +13,7 @@ import type { PostgresStore } from "../../store/postgres/store.ts";
 import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
-import { onceSetup } from "./_scheduler_quiet.ts";
+import { onceSetup, takeQuickRead } from "./_scheduler_quiet.ts";
 import { schedulerReaper } from "./_scheduler_reaper.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
@@ -65,14 +65,16 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   if (!values.once === !values.serve) {
     throw new UsageError("Give exactly one of --once or --serve", "scheduler");
   }
-  // Snapshot what a quiet --once tick depends on before reading it (see next_due.ts).
+  // Snapshot what a --once tick depends on before reading it (see next_due.ts); while
+  // nothing changed, the schedules recorded by the last tick are used as they are.
   const quiet = values.once ? onceSetup(ctx.io, args, ctx.config, ctx.storeConfig) : null;
-  const snapshot = quiet && await snapshotSetup(quiet).catch(() => null);
-  const { schedules, dagNames } = await loadValidSchedules(
-    ctx,
-    values.dir as string | undefined,
-    "scheduler",
-  );
+  const now = ctx.clock.now();
+  const index = quiet &&
+    (takeQuickRead(quiet, now) ?? await readNextDue(quiet, now).catch(() => null));
+  const snapshot = index?.snapshot ?? (quiet && await snapshotSetup(quiet).catch(() => null));
+  const known = index?.known ?? null;
+  const { schedules, dagNames } = known ??
+    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler");
   const deps = await runDeps(ctx);
   const { backend, events, pool } = deps;
   await events.open();
@@ -93,7 +95,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       notice(`submitted run ${run.runId} of ${run.scheduleId} to the cluster`);
       return "success";
     }
-    const prepared = await prepareRun(run.dagPath, { registry, pool });
+    // A DAG kept parsed by the index needs no YAML parser (nor its import).
+    const dag = known && await parsedDag(known, run.dagPath);
+    const prepared = await prepareRun(dag || run.dagPath, { registry, pool });
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -116,6 +120,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     launch,
     maxParallel: ctx.config.maxParallel,
     dagNames,
+    known: known?.fires,
     onNotice: notice,
     leadership: election
       ? {
@@ -124,6 +129,26 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       }
       : undefined,
   });
+  /** Records this tick in the next-due index (only a cache: a failure is ignored). */
+  const recordIndex = async (report: TickReport) => {
+    if (!quiet || !snapshot) return;
+    try {
+      const fires = knownAfterTick(schedules, report.at, known?.fires);
+      await recordTick(quiet, snapshot, {
+        // The full path has the DAG loader loaded; the index path keeps what it had.
+        ...(known ? { keep: known } : { parseDag: (await import("../../dag/load.ts")).parseDag }),
+        at: report.at,
+        quiet: isQuiet(report),
+        schedules: schedules.map((schedule) => ({
+          schedule,
+          dagName: dagNames.get(schedule.id) ?? schedule.dag,
+          next: fires.next.get(schedule.id) ?? null,
+        })),
+      });
+    } catch {
+      // Next minute takes the full path.
+    }
+  };
   const stop = new AbortController();
   const removeSignals = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: stopping the scheduler\n`);
@@ -135,15 +160,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   try {
     if (values.once) {
       await reaper?.reapOnce(); // before the tick: overlap policies see runs it ended
-      const report = await scheduler.runOnce({ stop: stop.signal, graceMs });
+      // The index is recorded while the runs run: it does not depend on how they end.
+      const report = await scheduler.runOnce({ stop: stop.signal, graceMs, onTick: recordIndex });
       if (report.enqueued.length === 0) ctx.io.stderr("Nothing due\n");
-      if (quiet && snapshot && isQuiet(report)) {
-        const next = { at: report.at, dagPaths: schedules.map((s) => s.dagPath) };
-        await recordQuietTick(quiet, snapshot, {
-          ...next,
-          nextDue: nextFireTime(schedules, report.at),
-        });
-      }
     } else {
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
