@@ -14,6 +14,8 @@ import type { LeaderElection } from "../../store/postgres/leader.ts";
 import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
 import { onceSetup } from "./_scheduler_quiet.ts";
+import { stoppedChild, SUPERVISOR_ENV, watchSupervisor } from "./_supervisor.ts";
+import { continueMemoryStoppedRuns } from "../../run/continue.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -141,7 +143,21 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     } else {
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
+      // Supervised (_supervisor.ts): end with the supervisor; after a memory stop, continue.
+      const supervised = ctx.io.env[SUPERVISOR_ENV] === "child";
+      if (supervised) {
+        watchSupervisor(() => {
+          notice("the supervisor is gone: exiting at once, as if killed with it");
+          Deno.exit(1);
+        });
+      }
+      const stopped = supervised && !distributed ? stoppedChild(ctx.io.env) : null;
+      const continued = stopped && continueMemoryStoppedRuns(stopped, {
+        ...deps,
+        taskEvents: backend.taskEvents,
+      }, { registry, signal: stop.signal, notice, sleep: ctx.sleep });
       await scheduler.serve({ tickMs: ctx.config.tickMs, stop: stop.signal, graceMs });
+      await continued;
       return 0;
     }
   } finally {
