@@ -8,9 +8,9 @@
  * worker process and the others run.
  * @module
  */
-import { hostname } from "node:os";
 import type { StateStoreLike, TaskEventReader } from "../store/store.ts";
 import type { WorkflowRegistry } from "../workflows/registry.ts";
+import { hostName } from "./liveness.ts";
 import { isMemoryStopError } from "./memory_incident.ts";
 import { prepareRun } from "./prepare.ts";
 import { planRetry } from "./retry.ts";
@@ -48,7 +48,7 @@ export async function findMemoryStoppedRuns(
   store: { state: StateStoreLike; taskEvents: TaskEventReader },
   process: StoppedProcess,
 ): Promise<MemoryStoppedRuns> {
-  const host = process.host ?? hostname();
+  const host = process.host ?? hostName();
   const since = Date.parse(process.since);
   const ended = new Map<string, string>();
   const retried = new Set<string>();

@@ -29,12 +29,16 @@ With a PostgreSQL store, --serve processes elect one leader and only the leader 
 Options:
   --dir DIR   Directory of schedule files (required)
   --once      One tick at the current minute, then wait for its runs (for the system crontab)
-  --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd)
+  --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd). A small supervisor
+              runs the serving loop in a child, forwards the signals, and restarts it after
+              a memory incident (exit 5), at most 5 times in 60 s; the new child continues
+              the runs the incident ended, once each (ORCH_SERVE_SUPERVISOR=0: no supervisor)
   --store URL PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help  Show this help
 
 Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a signal),
-1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
+1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error,
+5 stopped after a memory incident (--serve: 6 of them within 60 s).
 Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
 SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000),
 ORCH_EXECUTION=distributed (PostgreSQL store: due runs are submitted to the cluster, where
