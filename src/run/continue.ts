@@ -166,7 +166,12 @@ export async function continueMemoryStoppedRuns(
       }
     }
   } catch (err) {
-    options.notice(`cannot continue the runs of process ${process.pid}: ${(err as Error).message}`);
+    // A stop during the wait for recovery is no failure.
+    if (!options.signal?.aborted) {
+      options.notice(
+        `cannot continue the runs of process ${process.pid}: ${(err as Error).message}`,
+      );
+    }
   }
   return results;
 }
