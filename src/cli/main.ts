@@ -44,7 +44,7 @@ const COMMANDS: Record<
     summary: "Run scheduled DAGs: --once (crontab) or --serve",
     // cron calls --once every minute: a quiet minute ends before the heavy imports;
     // --serve becomes a small supervisor of a serving child (_supervisor.ts).
-    quick: () => import("./commands/_supervisor.ts").then((m) => m.schedulerQuickPath),
+    quick: () => import("./commands/_scheduler_quick.ts").then((m) => m.schedulerQuickPath),
   },
   schedules: {
     load: () => import("./commands/schedules.ts").then((m) => m.schedulesCommand),

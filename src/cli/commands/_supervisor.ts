@@ -18,9 +18,9 @@ import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MEMORY_EXIT_CODE } from "../../run/memory_incident.ts";
 import type { CliIo } from "../io.ts";
+import { SUPERVISOR_ENV } from "./_scheduler_quick.ts";
 
-/** The environment variable that turns the supervisor off (`0`) or marks its child. */
-export const SUPERVISOR_ENV = "ORCH_SERVE_SUPERVISOR";
+export { SUPERVISOR_ENV };
 /** The environment variable that names the stopped child to the restarted one. */
 export const CONTINUE_ENV = "ORCH_SERVE_CONTINUE";
 
@@ -96,44 +96,14 @@ export async function superviseServe(options: SuperviseOptions): Promise<number>
 }
 
 /**
- * The quick path of `orch scheduler` (before the app context is built): `--serve` becomes
- * the supervisor unless turned off or already supervised; everything else goes to the
- * quiet `--once` path (`_scheduler_quiet.ts`).
- * @param io Streams and environment.
- * @param args The arguments after `scheduler`.
- * @param store The global `--store` value, if given.
- * @returns An exit code, or `null` to run the full command.
- */
-export async function schedulerQuickPath(
-  io: CliIo,
-  args: string[],
-  store: string | undefined,
-): Promise<number | null> {
-  if (supervises(io, args)) {
-    const childArgs = ["scheduler", ...(store === undefined ? [] : ["--store", store]), ...args];
-    return await superviseServe({
-      spawn: (env) => spawnServeChild(childArgs, { ...io, env: { ...io.env, ...env } }),
-      stderr: (line) => io.stderr(`${new Date().toISOString()} ${line}\n`),
-    });
-  }
-  const { quietSchedulerOnce } = await import("./_scheduler_quiet.ts");
-  return await quietSchedulerOnce(io, args, store);
-}
-
-function supervises(io: CliIo, args: string[]): boolean {
-  const mode = io.env[SUPERVISOR_ENV];
-  if (mode === "0" || mode === "child") return false;
-  const before = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
-  return before.includes("--serve") && !before.includes("--once") &&
-    !before.includes("--help") && !before.includes("-h");
-}
-
-/**
  * Starts `orch <args>` as a child: the compiled binary itself, or `deno run` of this
  * checkout's `main.ts` with this process's permissions and `deno.json`. Its stdout and
  * stderr are this process's; its stdin is a pipe that closes when this process ends.
+ * @param args The child's arguments (`scheduler ... --serve`).
+ * @param io Its working directory and environment.
+ * @returns The running child.
  */
-function spawnServeChild(args: string[], io: Pick<CliIo, "env" | "cwd">): ServeChild {
+export function spawnServeChild(args: string[], io: Pick<CliIo, "env" | "cwd">): ServeChild {
   const exe = Deno.execPath();
   const compiled = !basename(exe).toLowerCase().startsWith("deno");
   const child = new Deno.Command(exe, {
@@ -149,6 +119,8 @@ function spawnServeChild(args: string[], io: Pick<CliIo, "env" | "cwd">): ServeC
     // Its own process group: a terminal's Ctrl-C reaches the supervisor, which forwards it.
     detached: true,
   }).spawn();
+  // One pipe per child: close it once the child is gone (restarts must not pile them up).
+  child.status.finally(() => child.stdin.close().catch(() => {}));
   return child;
 }
 
