@@ -42,8 +42,9 @@ const COMMANDS: Record<
   scheduler: {
     load: () => import("./commands/scheduler.ts").then((m) => m.schedulerCommand),
     summary: "Run scheduled DAGs: --once (crontab) or --serve",
-    // cron calls --once every minute: a quiet minute ends before the heavy imports.
-    quick: () => import("./commands/_scheduler_quiet.ts").then((m) => m.quietSchedulerOnce),
+    // cron calls --once every minute: a quiet minute ends before the heavy imports;
+    // --serve becomes a small supervisor of a serving child (_supervisor.ts).
+    quick: () => import("./commands/_scheduler_quick.ts").then((m) => m.schedulerQuickPath),
   },
   schedules: {
     load: () => import("./commands/schedules.ts").then((m) => m.schedulesCommand),

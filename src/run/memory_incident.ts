@@ -9,7 +9,8 @@
  * Stuck (a synchronous loop: the thread cannot be stopped and V8 would abort the process):
  * the pool has cancelled every job, and this handler ends the process after a short drain in
  * which the runs record their end (`task_fail`, `dag_done`, `run_finished`). `orch run`
- * usually finishes first, with exit code 1; a scheduler is ended by the drain timer. What a
+ * usually finishes first, with exit code 1; a scheduler is ended by the drain timer, with
+ * {@link MEMORY_EXIT_CODE}, on which the `scheduler --serve` supervisor restarts it. What a
  * run could not record is recovered as `interrupted` at the next start.
  * @module
  */
@@ -19,8 +20,22 @@ import { addToQuarantine, type QuarantineEntry } from "./quarantine.ts";
 /** How long the runs get to record their end before the process exits. */
 export const MEMORY_DRAIN_MS = 1000;
 
-/** Exit code after a memory incident: a run failed. */
-export const MEMORY_EXIT_CODE = 1;
+/**
+ * Exit code of the stop after a memory incident (the drain timer): distinct from 1 (a run
+ * failed) so that the `scheduler --serve` supervisor knows to restart its child at once.
+ */
+export const MEMORY_EXIT_CODE = 5;
+
+/**
+ * Whether a task error is one the memory stop wrote: the culprit's attempt, or a job the
+ * pool cancelled when it stopped (`src/pool/_memory_guard.ts`).
+ * @param error The `error` of a `task_fail` event.
+ * @returns Whether the memory stop ended that attempt.
+ */
+export function isMemoryStopError(error: string): boolean {
+  return /exceeded the memory limit in a worker thread|orch is stopping \(memory limit exceeded\)/
+    .test(error);
+}
 
 /** Options of {@link memoryIncidentHandler}. */
 export interface MemoryIncidentOptions {
@@ -83,7 +98,7 @@ export function memoryIncidentHandler(
     onStuck(incident) {
       options.stderr(
         `orch: the thread of ${who(incident)} cannot be stopped (it allocates without ` +
-          `yielding); orch records its runs and stops (exit ${MEMORY_EXIT_CODE})`,
+          `yielding); orch records its runs and stops (exit ${MEMORY_EXIT_CODE} after the drain)`,
       );
       scheduleExit(options);
     },

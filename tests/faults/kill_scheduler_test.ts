@@ -84,6 +84,8 @@ function env(sb: Sandbox): Record<string, string> {
     RUST_BACKTRACE: "0",
     SCHED_MAX_PARALLEL: "2",
     SCHED_TICK_MS: "100",
+    // Kills the serving process itself (its pid is in the events): no supervisor.
+    ORCH_SERVE_SUPERVISOR: "0",
     ORCH_SHUTDOWN_GRACE_MS: "1000",
   };
 }

@@ -40,7 +40,14 @@ async function serveAndMeasure(refs: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", `${REPO}/main.ts`, "scheduler", "--dir", "schedules", "--serve"],
     cwd: sb.dir,
-    env: { ...sb.env, SCHED_MAX_PARALLEL: "3", SCHED_TICK_MS: "200", NO_COLOR: "1" },
+    // Measures the serving process itself (/proc/<pid>): no supervisor.
+    env: {
+      ...sb.env,
+      SCHED_MAX_PARALLEL: "3",
+      SCHED_TICK_MS: "200",
+      NO_COLOR: "1",
+      ORCH_SERVE_SUPERVISOR: "0",
+    },
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -45,6 +45,8 @@ netnsTest(
             WORKFLOWS_DIR: FIXTURES,
             ORCH_STORE: host.storeUrl(scope.url),
             SCHED_TICK_MS: "200",
+            // The leadership holder names the serving process's pid: no supervisor.
+            ORCH_SERVE_SUPERVISOR: "0",
           },
         });
         children.push(child);

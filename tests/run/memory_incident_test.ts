@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { memoryIncidentHandler } from "../../src/run/memory_incident.ts";
+import {
+  isMemoryStopError,
+  MEMORY_EXIT_CODE,
+  memoryIncidentHandler,
+} from "../../src/run/memory_incident.ts";
 import { readQuarantine } from "../../src/run/quarantine.ts";
 
 const suspect = (name: string, taskId: string) => ({
@@ -54,11 +58,11 @@ Deno.test("memoryIncidentHandler() quarantines and explains; contained goes on; 
     h.onStuck(incident);
     assert.match(
       lines[2],
-      /^orch: the thread of workflow "hog" cannot be stopped .*stops \(exit 1\)$/,
+      /^orch: the thread of workflow "hog" cannot be stopped .*stops \(exit 5 after the drain\)$/,
     );
     assert.deepEqual(exits, [], "the runs get the drain to record their end");
     await new Promise((r) => setTimeout(r, 150));
-    assert.deepEqual(exits, [1]);
+    assert.deepEqual(exits, [MEMORY_EXIT_CODE]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -83,5 +87,17 @@ Deno.test("memoryIncidentHandler() exits at once near the heap limit; reports an
   );
   h.onStuck(incident);
   await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(exits, [1]);
+  assert.deepEqual(exits, [MEMORY_EXIT_CODE]);
+});
+
+Deno.test("isMemoryStopError() knows the culprit's error and the jobs the stop cancelled", () => {
+  assert.ok(isMemoryStopError(
+    'Workflow "hog" exceeded the memory limit in a worker thread (RSS 417 MB > ' +
+      "ORCH_MEMORY_LIMIT_MB 400); quarantined: its later attempts run in a memory-capped process",
+  ));
+  assert.ok(isMemoryStopError("Cancelled: orch is stopping (memory limit exceeded)"));
+  assert.ok(
+    !isMemoryStopError('Workflow "hog" exceeded its memory limit of 32 MB in a worker process'),
+  );
+  assert.ok(!isMemoryStopError("Cancelled: scheduler stopped by SIGTERM"));
 });

@@ -15,6 +15,8 @@ import { loadValidSchedules, onStopSignals, runDeps } from "./_scheduling.ts";
 import { isDistributed, submitToCluster } from "./_cluster.ts";
 import { onceSetup, takeQuickRead } from "./_scheduler_quiet.ts";
 import { schedulerReaper } from "./_scheduler_reaper.ts";
+import { stoppedChild, SUPERVISOR_ENV, watchSupervisor } from "./_supervisor.ts";
+import { continueMemoryStoppedRuns } from "../../run/continue.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -30,12 +32,16 @@ silent past ORCH_WORKER_LOST_MS as worker_lost, so distributed runs end without 
 Options:
   --dir DIR   Directory of schedule files (required)
   --once      One tick at the current minute, then wait for its runs (for the system crontab)
-  --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd)
+  --serve     Tick every SCHED_TICK_MS until SIGINT/SIGTERM (for systemd). A small supervisor
+              runs the serving loop in a child, forwards the signals, and restarts it after
+              a memory incident (exit 5), at most 5 times in 60 s; the new child continues
+              the runs the incident ended, once each (ORCH_SERVE_SUPERVISOR=0: no supervisor)
   --store URL PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help  Show this help
 
 Exit codes: 0 every run succeeded or nothing was due (and --serve stopped by a signal),
-1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error.
+1 a run failed or was cancelled, 2 invalid schedules, DAGs or usage, 4 internal error,
+5 stopped after a memory incident (--serve: 6 of them within 60 s).
 Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, WORKFLOWS_DIR, SCHED_TICK_MS,
 SCHED_MAX_PARALLEL (runs at once and pool size), ORCH_SHUTDOWN_GRACE_MS (default 10000),
 ORCH_WORKER_LOST_MS (default 10000),
@@ -167,7 +173,21 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       const n = schedules.length;
       ctx.io.stderr(`Serving ${n} schedule${n === 1 ? "" : "s"}, tick ${ctx.config.tickMs} ms\n`);
       reaper?.start(); // reaps only while this scheduler leads
+      // Supervised (_supervisor.ts): end with the supervisor; after a memory stop, continue.
+      const supervised = ctx.io.env[SUPERVISOR_ENV] === "child";
+      if (supervised) {
+        watchSupervisor(() => {
+          notice("the supervisor is gone: exiting at once, as if killed with it");
+          Deno.exit(1);
+        });
+      }
+      const stopped = supervised && !distributed ? stoppedChild(ctx.io.env) : null;
+      const continued = stopped && continueMemoryStoppedRuns(stopped, {
+        ...deps,
+        taskEvents: backend.taskEvents,
+      }, { registry, signal: stop.signal, notice, sleep: ctx.sleep });
       await scheduler.serve({ tickMs: ctx.config.tickMs, stop: stop.signal, graceMs });
+      await continued;
       return 0;
     }
   } finally {
