@@ -98,7 +98,8 @@ export function memoryIncidentHandler(
     onStuck(incident) {
       options.stderr(
         `orch: the thread of ${who(incident)} cannot be stopped (it allocates without ` +
-          `yielding); orch records its runs and stops (exit ${MEMORY_EXIT_CODE} after the drain)`,
+          `yielding); orch records its runs and stops (exit ${MEMORY_EXIT_CODE} after the drain); ` +
+          `'orch retry RUN_ID' continues a run it ended (scheduler --serve does so by itself)`,
       );
       scheduleExit(options);
     },

@@ -58,7 +58,7 @@ Deno.test("memoryIncidentHandler() quarantines and explains; contained goes on; 
     h.onStuck(incident);
     assert.match(
       lines[2],
-      /^orch: the thread of workflow "hog" cannot be stopped .*stops \(exit 5 after the drain\)$/,
+      /^orch: the thread of workflow "hog" cannot be stopped .*stops \(exit 5 after the drain\); 'orch retry RUN_ID' continues a run it ended/,
     );
     assert.deepEqual(exits, [], "the runs get the drain to record their end");
     await new Promise((r) => setTimeout(r, 150));
