@@ -55,6 +55,9 @@ export type AttemptEnd =
  * @param runs The runs still running (ends of other runs are ignored).
  * @param ends The attempts' ends.
  * @param schema The store's schema (for `run_finished`).
+ * @param beforeCountDown A statement sent after the settling's writes and before the
+ *   `runs` rows are counted down (so it takes no lock after theirs), e.g. the settling
+ *   worker's next claim; run even when nothing is settled.
  * @returns The runs this transaction ended.
  */
 export async function settleAttempts(
@@ -62,9 +65,13 @@ export async function settleAttempts(
   runs: Map<string, RunRow>,
   ends: readonly AttemptEnd[],
   schema: string,
+  beforeCountDown?: () => Promise<unknown>,
 ): Promise<Finished[]> {
   const live = ends.filter((e) => runs.has(e.runId));
-  if (live.length === 0) return [];
+  if (live.length === 0) {
+    await beforeCountDown?.();
+    return [];
+  }
   const ok = live.filter((e) => e.ok) as OkEnd[];
   const { retries, finals } = await decideFailures(sql, runs, live);
   const events: (Record<string, unknown> | EventText)[] = [];
@@ -104,10 +111,11 @@ export async function settleAttempts(
     }));
   }
   const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
-  const [, , , ...ended] = await Promise.all([
+  const [, , , , ...ended] = await Promise.all([
     insertEvents(sql, events),
     notifyAll(sql, QUEUED_CHANNEL, queued),
     notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
+    beforeCountDown?.(),
     ...order.map(([runId, k]) => countDown(sql, { runId, decided: k, schema })),
   ]);
   return ended.filter((f): f is Finished => f !== null);
