@@ -12,10 +12,12 @@ import {
 } from "./_events.ts";
 import { countDown, type Finished } from "./_finish.ts";
 import {
+  type Decided,
   decideFailures,
   type FailEnd,
   failTasks,
   retry,
+  type Skip,
   skipDescendants,
   tagOf,
 } from "./_failures.ts";
@@ -24,6 +26,8 @@ import type { RunRow } from "./_run_spec.ts";
 /** How one claimed attempt ended, as the completing transaction sees it. */
 export type AttemptEnd =
   & {
+    /** The attempt's `task_queue.id`. */
+    queueId: string;
     runId: string;
     idx: number;
     taskId: string;
@@ -74,13 +78,6 @@ export async function settleAttempts(
   }
   const ok = live.filter((e) => e.ok) as OkEnd[];
   const { retries, finals } = await decideFailures(sql, runs, live);
-  const events: (Record<string, unknown> | EventText)[] = [];
-  const decided = new Map<string, number>();
-  const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
-  const queued = new Set<string>();
-  for (const f of finals) bump(f.end.runId, 1);
-  for (const r of retries) queued.add(r.end.runId);
-  for (const e of ok) bump(e.runId, 1);
   // Sent in this order (the lock first), run in order on the transaction's connection.
   const writes = [
     lockAffected(sql, ok, finals.map((f) => f.end)),
@@ -92,6 +89,59 @@ export async function settleAttempts(
     ? skipDescendants(sql, finals.map((f) => f.end))
     : Promise.resolve([]);
   const [, skips] = await Promise.all([Promise.all(writes), skipping]);
+  return await announce(sql, runs, { ok, retries, finals, skips }, schema, beforeCountDown);
+}
+
+/**
+ * {@link settleAttempts} when every attempt succeeded, in one round trip fewer: the
+ * locks and the successes' writes are sent right behind the caller's update of the
+ * attempts' queue rows, without waiting for it, and store only the attempts whose
+ * queue row that update marked `done` (still theirs) and whose run is still running.
+ * @param sql The transaction, the queue rows' update already sent.
+ * @param runs The runs' rows, being read (see `readRuns`).
+ * @param ok The attempts' ends, all successes, and their queue rows' ids.
+ * @param schema The store's schema (for `run_finished`).
+ * @param beforeCountDown As in {@link settleAttempts}.
+ * @returns The runs this transaction ended.
+ */
+export async function settleSuccesses(
+  sql: TransactionSql,
+  runs: Promise<Map<string, RunRow>>,
+  ok: readonly OkEnd[],
+  schema: string,
+  beforeCountDown?: () => Promise<unknown>,
+): Promise<Finished[]> {
+  const [live, , done] = await Promise.all([runs, lockAffected(sql, ok, []), succeed(sql, ok)]);
+  const stored = new Set(done.map((d) => `${d.run_id} ${d.idx}`));
+  const settled = ok.filter((e) => stored.has(`${e.runId} ${e.idx}`) && live.has(e.runId));
+  return await announce(
+    sql,
+    live,
+    { ok: settled, retries: [], finals: [], skips: [] },
+    schema,
+    beforeCountDown,
+  );
+}
+
+/**
+ * The settling's events, notifications and count-downs (and the caller's statement
+ * before them), sent together.
+ */
+async function announce(
+  sql: TransactionSql,
+  runs: Map<string, RunRow>,
+  settled: { ok: readonly OkEnd[]; retries: Decided[]; finals: Decided[]; skips: Skip[] },
+  schema: string,
+  beforeCountDown?: () => Promise<unknown>,
+): Promise<Finished[]> {
+  const { ok, retries, finals, skips } = settled;
+  const events: (Record<string, unknown> | EventText)[] = [];
+  const decided = new Map<string, number>();
+  const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
+  const queued = new Set<string>();
+  for (const f of finals) bump(f.end.runId, 1);
+  for (const r of retries) queued.add(r.end.runId);
+  for (const e of ok) bump(e.runId, 1);
   for (const f of finals) events.push(...f.events);
   for (const r of retries) events.push(...r.events);
   for (const e of ok) {
@@ -121,7 +171,8 @@ export async function settleAttempts(
   return ended.filter((f): f is Finished => f !== null);
 }
 
-type OkEnd = AttemptEnd & { ok: true };
+/** A success. */
+export type OkEnd = AttemptEnd & { ok: true };
 
 /**
  * Locks, in `(run_id, idx)` order, the task rows the settling will change besides the
@@ -156,12 +207,23 @@ async function lockAffected(
     order by t.run_id, t.idx for update of t`;
 }
 
-/** Stores outputs, counts dependants down, queues the ready ones. */
-async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
-  await sql`
+/**
+ * Stores outputs, counts dependants down, queues the ready ones; only for attempts whose
+ * queue row is `done` and whose run is still running.
+ * @returns The tasks stored.
+ */
+async function succeed(
+  sql: TransactionSql,
+  ok: readonly OkEnd[],
+): Promise<{ run_id: string; idx: number }[]> {
+  if (ok.length === 0) return [];
+  return await sql<{ run_id: string; idx: number }[]>`
     with s as (
-      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
-        ${ok.map((e) => e.outputJson)}::text[]) as s(run_id, idx, output)
+      select u.run_id, u.idx, u.output from unnest(${ok.map((e) => e.runId)}::text[],
+        ${ok.map((e) => e.idx)}::int[], ${ok.map((e) => e.outputJson)}::text[],
+        ${ok.map((e) => e.queueId)}::bigint[]) as u(run_id, idx, output, queue_id)
+      join task_queue q on q.id = u.queue_id and q.state = 'done'
+      join runs r on r.run_id = u.run_id and r.status = 'running'
     ), done as (
       update run_tasks t set state = 'success', output = s.output::jsonb, finished = now()
       from s where t.run_id = s.run_id and t.idx = s.idx and t.state = 'running'
@@ -176,10 +238,12 @@ async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void>
         attempts = case when t.waiting = c.n and t.state = 'pending' then 1 else t.attempts end
       from counts c where t.run_id = c.run_id and t.idx = c.down_idx
       returning t.run_id, t.idx, t.task_id, t.state, t.waiting
+    ), queued as (
+      insert into task_queue (run_id, idx, task_id, attempt)
+      select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
+      order by run_id, idx
     )
-    insert into task_queue (run_id, idx, task_id, attempt)
-    select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
-    order by run_id, idx`;
+    select run_id, idx from done`;
 }
 
 /** `task_ok` as the local executor writes it, embedding the worker's output text. */

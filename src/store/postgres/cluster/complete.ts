@@ -2,7 +2,8 @@ import type { JobOutcome } from "../../../pool/task_pool.ts";
 import type { ClusterDb } from "./submit.ts";
 import { type Finished, readRuns } from "./_finish.ts";
 import { withRetry } from "./_retry.ts";
-import { type AttemptEnd, settleAttempts } from "./_settle.ts";
+import { type AttemptEnd, type OkEnd, settleAttempts, settleSuccesses } from "./_settle.ts";
+import { pipelinedTransaction } from "./_transaction.ts";
 import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
 
 /** Largest task output stored, as JSON text in bytes (1 MiB). */
@@ -60,19 +61,16 @@ export async function completeAndClaim(
   const limit = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   const ends = attempts.map((a) => attemptEnd(a, limit));
   return await withRetry(() =>
-    db.sql.begin(async (sql) => {
-      const [mine, runs] = await Promise.all([
-        sql<{ id: string }[]>`
-          update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
-          from unnest(${attempts.map((a) => a.id)}::bigint[],
-            ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
-            ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
-            as u(id, state, error)
-          where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
-          returning q.id`,
-        readRuns(sql, ends.map((e) => e.runId)),
-      ]);
-      const kept = new Set(mine.map((r) => r.id));
+    pipelinedTransaction(db.sql, async (sql) => {
+      const mine = sql<{ id: string }[]>`
+        update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
+        from unnest(${attempts.map((a) => a.id)}::bigint[],
+          ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
+          ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
+          as u(id, state, error)
+        where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
+        returning q.id`.execute();
+      const runs = readRuns(sql, ends.map((e) => e.runId));
       let claimed: ClaimedAttempt[] = [];
       const claim = async () => {
         claimed = await claimAttempts(sql, {
@@ -81,9 +79,20 @@ export async function completeAndClaim(
           lostMs: options.lostMs,
         });
       };
+      if (ends.every((e) => e.ok)) {
+        // Successes only (the usual case): the settling's writes need no answer first.
+        const ok = ends as OkEnd[];
+        const [, finished] = await Promise.all([
+          mine,
+          settleSuccesses(sql, runs, ok, db.schema, claim),
+        ]);
+        return { finished, claimed };
+      }
+      const [rows, live] = await Promise.all([mine, runs]);
+      const kept = new Set(rows.map((r) => r.id));
       const finished = await settleAttempts(
         sql,
-        runs,
+        live,
         ends.filter((_, i) => kept.has(attempts[i].id)),
         db.schema,
         claim,
@@ -143,6 +152,7 @@ export async function reapLostAttempts(
       const runs = await readRuns(sql, rows.map((r) => r.run_id));
       const now = Date.now();
       const ends: AttemptEnd[] = rows.map((r) => ({
+        queueId: r.id,
         runId: r.run_id,
         idx: r.idx,
         taskId: r.task_id,
@@ -166,6 +176,7 @@ export async function reapLostAttempts(
 
 function attemptEnd(a: FinishedAttempt, limit: number): AttemptEnd {
   const base = {
+    queueId: a.id,
     runId: a.runId,
     idx: a.idx,
     taskId: a.taskId,
