@@ -139,6 +139,7 @@ async function announce(
   const decided = new Map<string, number>();
   const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
   const queued = new Set<string>();
+  const ready = new Set<string>();
   for (const f of finals) bump(f.end.runId, 1);
   for (const r of retries) queued.add(r.end.runId);
   for (const e of ok) bump(e.runId, 1);
@@ -146,7 +147,7 @@ async function announce(
   for (const r of retries) events.push(...r.events);
   for (const e of ok) {
     events.push(taskOkText(e, runs.get(e.runId)!));
-    queued.add(e.runId); // may have made dependants ready; a spare notification is harmless
+    ready.add(e.runId); // may have made dependants ready
   }
   const at = Date.now();
   for (const k of skips) {
@@ -161,14 +162,28 @@ async function announce(
     }));
   }
   const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
-  const [, , , , ...ended] = await Promise.all([
+  const [, , , , , ...ended] = await Promise.all([
     insertEvents(sql, events),
     notifyAll(sql, QUEUED_CHANNEL, queued),
     notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
     beforeCountDown?.(),
+    notifyReady(sql, ready),
     ...order.map(([runId, k]) => countDown(sql, { runId, decided: k, schema })),
   ]);
   return ended.filter((f): f is Finished => f !== null);
+}
+
+/**
+ * Notifies workers of the runs that have attempts ready to claim after this
+ * transaction's own claim (none when the settling worker took them all): one
+ * notification per run, and none for nothing.
+ */
+async function notifyReady(sql: TransactionSql, runIds: ReadonlySet<string>): Promise<void> {
+  if (runIds.size === 0) return;
+  await sql`
+    select pg_notify(${QUEUED_CHANNEL}, p) from unnest(${[...runIds]}::text[]) as p
+    where exists (select 1 from task_queue q where q.run_id = p and q.state = 'queued'
+      and (q.not_before is null or q.not_before <= now()))`;
 }
 
 /** A success. */
