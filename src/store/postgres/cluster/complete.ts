@@ -59,6 +59,8 @@ export async function completeAndClaim(
   options: { worker: string; maxOutputBytes?: number; claim: number; lostMs: number },
 ): Promise<{ finished: Finished[]; claimed: ClaimedAttempt[] }> {
   const limit = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+  // Queue rows are locked in id order, as the heartbeat's update locks them.
+  attempts = [...attempts].sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1));
   const ends = attempts.map((a) => attemptEnd(a, limit));
   return await withRetry(() =>
     pipelinedTransaction(db.sql, async (sql) => {
