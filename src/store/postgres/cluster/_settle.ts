@@ -26,8 +26,6 @@ import type { RunRow } from "./_run_spec.ts";
 /** How one claimed attempt ended, as the completing transaction sees it. */
 export type AttemptEnd =
   & {
-    /** The attempt's `task_queue.id`. */
-    queueId: string;
     runId: string;
     idx: number;
     taskId: string;
@@ -93,37 +91,6 @@ export async function settleAttempts(
 }
 
 /**
- * {@link settleAttempts} when every attempt succeeded, in one round trip fewer: the
- * locks and the successes' writes are sent right behind the caller's update of the
- * attempts' queue rows, without waiting for it, and store only the attempts whose
- * queue row that update marked `done` (still theirs) and whose run is still running.
- * @param sql The transaction, the queue rows' update already sent.
- * @param runs The runs' rows, being read (see `readRuns`).
- * @param ok The attempts' ends, all successes, and their queue rows' ids.
- * @param schema The store's schema (for `run_finished`).
- * @param beforeCountDown As in {@link settleAttempts}.
- * @returns The runs this transaction ended.
- */
-export async function settleSuccesses(
-  sql: TransactionSql,
-  runs: Promise<Map<string, RunRow>>,
-  ok: readonly OkEnd[],
-  schema: string,
-  beforeCountDown?: () => Promise<unknown>,
-): Promise<Finished[]> {
-  const [live, , done] = await Promise.all([runs, lockAffected(sql, ok, []), succeed(sql, ok)]);
-  const stored = new Set(done.map((d) => `${d.run_id} ${d.idx}`));
-  const settled = ok.filter((e) => stored.has(`${e.runId} ${e.idx}`) && live.has(e.runId));
-  return await announce(
-    sql,
-    live,
-    { ok: settled, retries: [], finals: [], skips: [] },
-    schema,
-    beforeCountDown,
-  );
-}
-
-/**
  * The settling's events, notifications and count-downs (and the caller's statement
  * before them), sent together.
  */
@@ -186,8 +153,7 @@ async function notifyReady(sql: TransactionSql, runIds: ReadonlySet<string>): Pr
       and (q.not_before is null or q.not_before <= now()))`;
 }
 
-/** A success. */
-export type OkEnd = AttemptEnd & { ok: true };
+type OkEnd = AttemptEnd & { ok: true };
 
 /**
  * Locks, in `(run_id, idx)` order, the task rows the settling will change besides the
@@ -222,23 +188,12 @@ async function lockAffected(
     order by t.run_id, t.idx for update of t`;
 }
 
-/**
- * Stores outputs, counts dependants down, queues the ready ones; only for attempts whose
- * queue row is `done` and whose run is still running.
- * @returns The tasks stored.
- */
-async function succeed(
-  sql: TransactionSql,
-  ok: readonly OkEnd[],
-): Promise<{ run_id: string; idx: number }[]> {
-  if (ok.length === 0) return [];
-  return await sql<{ run_id: string; idx: number }[]>`
+/** Stores outputs, counts dependants down, queues the ready ones. */
+async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
+  await sql`
     with s as (
-      select u.run_id, u.idx, u.output from unnest(${ok.map((e) => e.runId)}::text[],
-        ${ok.map((e) => e.idx)}::int[], ${ok.map((e) => e.outputJson)}::text[],
-        ${ok.map((e) => e.queueId)}::bigint[]) as u(run_id, idx, output, queue_id)
-      join task_queue q on q.id = u.queue_id and q.state = 'done'
-      join runs r on r.run_id = u.run_id and r.status = 'running'
+      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
+        ${ok.map((e) => e.outputJson)}::text[]) as s(run_id, idx, output)
     ), done as (
       update run_tasks t set state = 'success', output = s.output::jsonb, finished = now()
       from s where t.run_id = s.run_id and t.idx = s.idx and t.state = 'running'
@@ -253,12 +208,10 @@ async function succeed(
         attempts = case when t.waiting = c.n and t.state = 'pending' then 1 else t.attempts end
       from counts c where t.run_id = c.run_id and t.idx = c.down_idx
       returning t.run_id, t.idx, t.task_id, t.state, t.waiting
-    ), queued as (
-      insert into task_queue (run_id, idx, task_id, attempt)
-      select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
-      order by run_id, idx
     )
-    select run_id, idx from done`;
+    insert into task_queue (run_id, idx, task_id, attempt)
+    select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
+    order by run_id, idx`;
 }
 
 /** `task_ok` as the local executor writes it, embedding the worker's output text. */

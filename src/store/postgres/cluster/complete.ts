@@ -2,7 +2,7 @@ import type { JobOutcome } from "../../../pool/task_pool.ts";
 import type { ClusterDb } from "./submit.ts";
 import { type Finished, readRuns } from "./_finish.ts";
 import { withRetry } from "./_retry.ts";
-import { type AttemptEnd, type OkEnd, settleAttempts, settleSuccesses } from "./_settle.ts";
+import { type AttemptEnd, settleAttempts } from "./_settle.ts";
 import { pipelinedTransaction } from "./_transaction.ts";
 import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
 
@@ -81,15 +81,6 @@ export async function completeAndClaim(
           lostMs: options.lostMs,
         });
       };
-      if (ends.every((e) => e.ok)) {
-        // Successes only (the usual case): the settling's writes need no answer first.
-        const ok = ends as OkEnd[];
-        const [, finished] = await Promise.all([
-          mine,
-          settleSuccesses(sql, runs, ok, db.schema, claim),
-        ]);
-        return { finished, claimed };
-      }
       const [rows, live] = await Promise.all([mine, runs]);
       const kept = new Set(rows.map((r) => r.id));
       const finished = await settleAttempts(
@@ -154,7 +145,6 @@ export async function reapLostAttempts(
       const runs = await readRuns(sql, rows.map((r) => r.run_id));
       const now = Date.now();
       const ends: AttemptEnd[] = rows.map((r) => ({
-        queueId: r.id,
         runId: r.run_id,
         idx: r.idx,
         taskId: r.task_id,
@@ -178,7 +168,6 @@ export async function reapLostAttempts(
 
 function attemptEnd(a: FinishedAttempt, limit: number): AttemptEnd {
   const base = {
-    queueId: a.id,
     runId: a.runId,
     idx: a.idx,
     taskId: a.taskId,

@@ -123,13 +123,13 @@ class EventReader {
     this.#holes = this.#holes.filter((h) => h[2] > now - LAG_MS);
     const from = this.#holes.map((h) => String(h[0]));
     const to = this.#holes.map((h) => String(h[1]));
-    const floor = this.#holes.reduce((m, h) => (h[0] <= m ? h[0] - 1n : m), this.#top);
+    // Two index range scans on (run_id, id): above the top, and each hole.
     const rows = await this.#db.sql<{ id: string; body: RunEvent }[]>`
-      select id, body from events
-      where run_id = ${this.#runId} and id > ${String(floor)}
-        and (id > ${String(this.#top)} or exists (
-          select from unnest(${from}::bigint[], ${to}::bigint[]) as h(a, b)
-          where id between h.a and h.b))
+      select id, body from events where run_id = ${this.#runId} and id > ${String(this.#top)}
+      union all
+      select e.id, e.body from unnest(${from}::bigint[], ${to}::bigint[]) as h(a, b)
+        cross join lateral (select id, body from events
+          where run_id = ${this.#runId} and id between h.a and h.b) as e
       order by id`;
     const out: RunEvent[] = [];
     const filled: bigint[] = [];
