@@ -12,10 +12,12 @@ import {
 } from "./_events.ts";
 import { countDown, type Finished } from "./_finish.ts";
 import {
+  type Decided,
   decideFailures,
   type FailEnd,
   failTasks,
   retry,
+  type Skip,
   skipDescendants,
   tagOf,
 } from "./_failures.ts";
@@ -55,6 +57,9 @@ export type AttemptEnd =
  * @param runs The runs still running (ends of other runs are ignored).
  * @param ends The attempts' ends.
  * @param schema The store's schema (for `run_finished`).
+ * @param beforeCountDown A statement sent after the settling's writes and before the
+ *   `runs` rows are counted down (so it takes no lock after theirs), e.g. the settling
+ *   worker's next claim; run even when nothing is settled.
  * @returns The runs this transaction ended.
  */
 export async function settleAttempts(
@@ -62,18 +67,15 @@ export async function settleAttempts(
   runs: Map<string, RunRow>,
   ends: readonly AttemptEnd[],
   schema: string,
+  beforeCountDown?: () => Promise<unknown>,
 ): Promise<Finished[]> {
   const live = ends.filter((e) => runs.has(e.runId));
-  if (live.length === 0) return [];
+  if (live.length === 0) {
+    await beforeCountDown?.();
+    return [];
+  }
   const ok = live.filter((e) => e.ok) as OkEnd[];
   const { retries, finals } = await decideFailures(sql, runs, live);
-  const events: (Record<string, unknown> | EventText)[] = [];
-  const decided = new Map<string, number>();
-  const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
-  const queued = new Set<string>();
-  for (const f of finals) bump(f.end.runId, 1);
-  for (const r of retries) queued.add(r.end.runId);
-  for (const e of ok) bump(e.runId, 1);
   // Sent in this order (the lock first), run in order on the transaction's connection.
   const writes = [
     lockAffected(sql, ok, finals.map((f) => f.end)),
@@ -85,11 +87,34 @@ export async function settleAttempts(
     ? skipDescendants(sql, finals.map((f) => f.end))
     : Promise.resolve([]);
   const [, skips] = await Promise.all([Promise.all(writes), skipping]);
+  return await announce(sql, runs, { ok, retries, finals, skips }, schema, beforeCountDown);
+}
+
+/**
+ * The settling's events, notifications and count-downs (and the caller's statement
+ * before them), sent together.
+ */
+async function announce(
+  sql: TransactionSql,
+  runs: Map<string, RunRow>,
+  settled: { ok: readonly OkEnd[]; retries: Decided[]; finals: Decided[]; skips: Skip[] },
+  schema: string,
+  beforeCountDown?: () => Promise<unknown>,
+): Promise<Finished[]> {
+  const { ok, retries, finals, skips } = settled;
+  const events: (Record<string, unknown> | EventText)[] = [];
+  const decided = new Map<string, number>();
+  const bump = (runId: string, k: number) => decided.set(runId, (decided.get(runId) ?? 0) + k);
+  const queued = new Set<string>();
+  const ready = new Set<string>();
+  for (const f of finals) bump(f.end.runId, 1);
+  for (const r of retries) queued.add(r.end.runId);
+  for (const e of ok) bump(e.runId, 1);
   for (const f of finals) events.push(...f.events);
   for (const r of retries) events.push(...r.events);
   for (const e of ok) {
     events.push(taskOkText(e, runs.get(e.runId)!));
-    queued.add(e.runId); // may have made dependants ready; a spare notification is harmless
+    ready.add(e.runId); // may have made dependants ready
   }
   const at = Date.now();
   for (const k of skips) {
@@ -104,13 +129,28 @@ export async function settleAttempts(
     }));
   }
   const order = [...decided].sort(([a], [b]) => (a < b ? -1 : 1));
-  const [, , , ...ended] = await Promise.all([
+  const [, , , , , ...ended] = await Promise.all([
     insertEvents(sql, events),
     notifyAll(sql, QUEUED_CHANNEL, queued),
     notifyAll(sql, PROGRESS_CHANNEL, decided.keys()),
+    beforeCountDown?.(),
+    notifyReady(sql, ready),
     ...order.map(([runId, k]) => countDown(sql, { runId, decided: k, schema })),
   ]);
   return ended.filter((f): f is Finished => f !== null);
+}
+
+/**
+ * Notifies workers of the runs that have attempts ready to claim after this
+ * transaction's own claim (none when the settling worker took them all): one
+ * notification per run, and none for nothing.
+ */
+async function notifyReady(sql: TransactionSql, runIds: ReadonlySet<string>): Promise<void> {
+  if (runIds.size === 0) return;
+  await sql`
+    select pg_notify(${QUEUED_CHANNEL}, p) from unnest(${[...runIds]}::text[]) as p
+    where exists (select 1 from task_queue q where q.run_id = p and q.state = 'queued'
+      and (q.not_before is null or q.not_before <= now()))`;
 }
 
 type OkEnd = AttemptEnd & { ok: true };

@@ -1,5 +1,5 @@
 import type { Job, UpstreamOutput } from "../../../pool/task_pool.ts";
-import type { Sql } from "../connect.ts";
+import type { Sql, TransactionSql } from "../connect.ts";
 import type { RunTag } from "./_events.ts";
 import type { ClusterRunSpec, ClusterTaskSpec } from "./_run_spec.ts";
 
@@ -36,7 +36,7 @@ interface Row {
  * @returns The claimed attempts.
  */
 export async function claimAttempts(
-  sql: Sql,
+  sql: Sql | TransactionSql,
   options: { worker: string; limit: number; lostMs: number },
 ): Promise<ClaimedAttempt[]> {
   if (options.limit <= 0) return [];

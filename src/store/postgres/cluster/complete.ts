@@ -3,6 +3,8 @@ import type { ClusterDb } from "./submit.ts";
 import { type Finished, readRuns } from "./_finish.ts";
 import { withRetry } from "./_retry.ts";
 import { type AttemptEnd, settleAttempts } from "./_settle.ts";
+import { pipelinedTransaction } from "./_transaction.ts";
+import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
 
 /** Largest task output stored, as JSON text in bytes (1 MiB). */
 export const MAX_OUTPUT_BYTES = 1_048_576;
@@ -20,10 +22,11 @@ export interface FinishedAttempt {
 
 /**
  * Records how attempts ended, in one transaction (retried on deadlock): marks each
- * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a row reaped as `worker_lost` or dropped by a cancel meanwhile
- * is left alone, so a late result never duplicates completed work), then settles them
- * (outputs, readiness of dependants, retries, skips, the run's end). An output past
- * `maxOutputBytes` fails its attempt with `OutputTooLargeError` (retries apply).
+ * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a
+ * row reaped as `worker_lost` or dropped by a cancel meanwhile is left alone, so a late
+ * result never duplicates completed work), then settles them (outputs, readiness of
+ * dependants, retries, skips, the run's end). An output past `maxOutputBytes` fails its
+ * attempt with `OutputTooLargeError` (retries apply).
  * @param db The cluster database.
  * @param attempts The attempts that ended.
  * @param options The worker's name and the output limit.
@@ -35,28 +38,59 @@ export async function completeAttempts(
   options: { worker: string; maxOutputBytes?: number },
 ): Promise<Finished[]> {
   if (attempts.length === 0) return [];
+  return (await completeAndClaim(db, attempts, { ...options, claim: 0, lostMs: 0 })).finished;
+}
+
+/**
+ * {@link completeAttempts}, and in the same transaction the worker's next claim of up
+ * to `claim` attempts ({@link claimAttempts}), which sees the dependants this
+ * transaction made ready: the worker starts them as soon as it commits, without waiting
+ * for a notification and another round trip. The claim is sent before the runs are
+ * counted down, so the transaction still takes the `runs` rows' locks last.
+ * @param db The cluster database.
+ * @param attempts The attempts that ended (may be none: then it only claims).
+ * @param options The worker's name, the output limit, how many attempts to claim, and
+ *   the worker's lost bound (`lost_after_ms` of its claims).
+ * @returns The runs that ended, and the attempts claimed (running once this returns).
+ */
+export async function completeAndClaim(
+  db: ClusterDb,
+  attempts: readonly FinishedAttempt[],
+  options: { worker: string; maxOutputBytes?: number; claim: number; lostMs: number },
+): Promise<{ finished: Finished[]; claimed: ClaimedAttempt[] }> {
   const limit = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+  // Queue rows are locked in id order, as the heartbeat's update locks them.
+  attempts = [...attempts].sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1));
   const ends = attempts.map((a) => attemptEnd(a, limit));
   return await withRetry(() =>
-    db.sql.begin(async (sql) => {
-      const [mine, runs] = await Promise.all([
-        sql<{ id: string }[]>`
-          update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
-          from unnest(${attempts.map((a) => a.id)}::bigint[],
-            ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
-            ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
-            as u(id, state, error)
-          where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
-          returning q.id`,
-        readRuns(sql, ends.map((e) => e.runId)),
-      ]);
-      const kept = new Set(mine.map((r) => r.id));
-      return await settleAttempts(
+    pipelinedTransaction(db.sql, async (sql) => {
+      const mine = sql<{ id: string }[]>`
+        update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
+        from unnest(${attempts.map((a) => a.id)}::bigint[],
+          ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
+          ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
+          as u(id, state, error)
+        where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
+        returning q.id`.execute();
+      const runs = readRuns(sql, ends.map((e) => e.runId));
+      let claimed: ClaimedAttempt[] = [];
+      const claim = async () => {
+        claimed = await claimAttempts(sql, {
+          worker: options.worker,
+          limit: options.claim,
+          lostMs: options.lostMs,
+        });
+      };
+      const [rows, live] = await Promise.all([mine, runs]);
+      const kept = new Set(rows.map((r) => r.id));
+      const finished = await settleAttempts(
         sql,
-        runs,
+        live,
         ends.filter((_, i) => kept.has(attempts[i].id)),
         db.schema,
+        claim,
       );
+      return { finished, claimed };
     })
   );
 }

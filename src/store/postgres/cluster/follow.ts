@@ -100,16 +100,18 @@ const LAG_MS = 3000;
 /**
  * Reads a run's events in id order, each once. Ids come from one sequence but commit
  * out of order across processes (a worker's `task_log` batch may commit after another
- * worker's `task_ok`), so every read starts at the highest id seen at least
- * {@link LAG_MS} ago, skipping the ids already delivered.
+ * worker's `task_ok`), so the ids below the highest one seen that were not read (holes:
+ * other runs' events, rolled-back inserts, or ones not committed yet) are asked for
+ * again on every read for {@link LAG_MS}. A read ships only rows not delivered before:
+ * those above the highest id seen, and the holes that filled. (The run's `dag_start`,
+ * written when it is submitted, is its lowest id: nothing precedes the first read.)
  */
 class EventReader {
   #db: ClusterDb;
   #runId: string;
-  #seen = new Set<string>();
-  /** `[when read, highest id then]`, oldest first. */
-  #marks: [number, bigint][] = [];
-  #floor = 0n;
+  #top = 0n;
+  /** Id ranges below `#top` not read yet, `[from, to, since ms]`. */
+  #holes: [bigint, bigint, number][] = [];
 
   constructor(db: ClusterDb, runId: string) {
     this.#db = db;
@@ -118,25 +120,41 @@ class EventReader {
 
   async next(): Promise<RunEvent[]> {
     const now = Date.now();
-    while (this.#marks.length > 0 && this.#marks[0][0] <= now - LAG_MS) {
-      this.#floor = this.#marks.shift()![1];
-    }
+    this.#holes = this.#holes.filter((h) => h[2] > now - LAG_MS);
+    const from = this.#holes.map((h) => String(h[0]));
+    const to = this.#holes.map((h) => String(h[1]));
+    // Two index range scans on (run_id, id): above the top, and each hole.
     const rows = await this.#db.sql<{ id: string; body: RunEvent }[]>`
-      select id, body from events where run_id = ${this.#runId} and id > ${String(this.#floor)}
+      select id, body from events where run_id = ${this.#runId} and id > ${String(this.#top)}
+      union all
+      select e.id, e.body from unnest(${from}::bigint[], ${to}::bigint[]) as h(a, b)
+        cross join lateral (select id, body from events
+          where run_id = ${this.#runId} and id between h.a and h.b) as e
       order by id`;
     const out: RunEvent[] = [];
-    let top = this.#floor;
+    const filled: bigint[] = [];
+    const top = this.#top;
     for (const r of rows) {
       const id = BigInt(r.id);
-      if (id > top) top = id;
-      if (this.#seen.has(r.id)) continue;
-      this.#seen.add(r.id);
+      if (id <= top) filled.push(id);
+      else if (this.#top > 0n && id > this.#top + 1n) {
+        this.#holes.push([this.#top + 1n, id - 1n, now]);
+      }
+      if (id > this.#top) this.#top = id;
       out.push(r.body);
     }
-    this.#marks.push([now, top]);
-    for (const id of this.#seen) if (BigInt(id) <= this.#floor) this.#seen.delete(id);
+    for (const id of filled) this.#holes = this.#holes.flatMap((h) => split(h, id));
     return out;
   }
+}
+
+/** A hole's range without `id` (zero, one or two ranges). */
+function split(h: [bigint, bigint, number], id: bigint): [bigint, bigint, number][] {
+  if (id < h[0] || id > h[1]) return [h];
+  const parts: [bigint, bigint, number][] = [];
+  if (id > h[0]) parts.push([h[0], id - 1n, h[2]]);
+  if (id < h[1]) parts.push([id + 1n, h[1], h[2]]);
+  return parts;
 }
 
 /**

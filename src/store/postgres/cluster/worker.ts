@@ -4,7 +4,7 @@ import { PostgresEventLog } from "../event_log.ts";
 import type { ClusterDb } from "./submit.ts";
 import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
 import {
-  completeAttempts,
+  completeAndClaim,
   type FinishedAttempt,
   MAX_OUTPUT_BYTES,
   reapLostAttempts,
@@ -15,6 +15,12 @@ import { QUEUED_CHANNEL, runEvent } from "./_events.ts";
 const SHORT_MS = 50;
 /** Attempts claimed ahead (in all) when they are short: round trips, not tasks, bound them. */
 const PREFETCH = 256;
+/**
+ * How long the first end of short attempts waits for the others still in the pool, so
+ * that one transaction records them (group commit); an end is recorded at once when
+ * nothing else runs, and ends arriving during a transaction form the next batch.
+ */
+const GROUP_MS = 4;
 
 /** Options of {@link ClusterWorker}. */
 export interface ClusterWorkerOptions {
@@ -54,6 +60,12 @@ export class ClusterWorker {
   #running = new Map<string, ClaimedAttempt>();
   #ended: FinishedAttempt[] = [];
   #completing: Promise<void> | null = null;
+  #grouping: ReturnType<typeof setTimeout> | undefined;
+  /** Attempts started in the pool and not ended. */
+  #inPool = 0;
+  /** Slots promised to claims in flight. */
+  #reserved = 0;
+  #stop: AbortSignal | null = null;
   #wake: (() => void) | null = null;
   #woken = false;
   #done = 0;
@@ -93,6 +105,7 @@ export class ClusterWorker {
    * @param stop Ends the loop (SIGINT/SIGTERM).
    */
   async serve(stop: AbortSignal): Promise<void> {
+    this.#stop = stop;
     const sub = await this.#db.sql.listen(QUEUED_CHANNEL, () => this.#poke(), () => this.#poke());
     const beatMs = this.#o.heartbeatMs ?? Math.max(20, Math.floor(this.#o.lostMs / 4));
     const beat = setInterval(() => this.#heartbeat(), beatMs);
@@ -104,12 +117,14 @@ export class ClusterWorker {
         const free = this.#capacity();
         let claimed: ClaimedAttempt[] = [];
         if (free > 0) {
+          this.#reserved += free;
           claimed = await claimAttempts(this.#db.sql, {
             worker: this.#o.name,
             limit: free,
             lostMs: this.#o.lostMs,
           })
-            .catch((err) => this.#fail("claim", err));
+            .catch((err) => this.#fail("claim", err))
+            .finally(() => this.#reserved -= free);
         }
         for (const c of claimed) this.#start(c);
         if (claimed.length > 0 && claimed.length === free) continue;
@@ -128,6 +143,7 @@ export class ClusterWorker {
 
   #start(c: ClaimedAttempt): void {
     this.#running.set(c.id, c);
+    this.#inPool++;
     const { job, tag } = c;
     this.#pool.run(job, {
       onStart: (at) =>
@@ -149,6 +165,7 @@ export class ClusterWorker {
   }
 
   #end(c: ClaimedAttempt, outcome: JobOutcome): void {
+    this.#inPool--;
     this.#ended.push({
       id: c.id,
       runId: c.job.runId,
@@ -157,7 +174,15 @@ export class ClusterWorker {
       attempt: c.job.attempt,
       outcome,
     });
-    if (!this.#completing) this.#completing = this.#complete();
+    if (this.#completing) return; // the next batch, once the transaction in flight ends
+    if (this.#inPool === 0 || this.#avgMs >= SHORT_MS) this.#recordEnds();
+    else this.#grouping ??= setTimeout(() => this.#recordEnds(), GROUP_MS);
+  }
+
+  #recordEnds(): void {
+    clearTimeout(this.#grouping);
+    this.#grouping = undefined;
+    if (!this.#completing && this.#ended.length > 0) this.#completing = this.#complete();
   }
 
   /** Records ended attempts, one batch per transaction, until none is left. */
@@ -166,12 +191,15 @@ export class ClusterWorker {
       while (this.#ended.length > 0) {
         const batch = this.#ended;
         this.#ended = [];
-        await this.#record(batch);
+        const free = Math.max(0, this.#capacity() + batch.length);
+        this.#reserved += free;
+        const claimed = await this.#record(batch, free).finally(() => this.#reserved -= free);
         for (const a of batch) {
           this.#running.delete(a.id);
           this.#learn(a.outcome.endedAt - a.outcome.startedAt);
         }
         this.#done += batch.length;
+        for (const c of claimed) this.#start(c);
         this.#poke();
       }
     } finally {
@@ -180,24 +208,27 @@ export class ClusterWorker {
   }
 
   /**
-   * Records a batch of ends; while the database is unreachable, tries again (the rows
-   * are still heartbeated) for up to `lostMs`, after which others reap them anyway.
+   * Records a batch of ends and claims up to `free` attempts in the same transaction
+   * (unless stopping); while the database is unreachable, tries again (the rows are
+   * still heartbeated) for up to `lostMs`, after which others reap them anyway.
+   * @returns The attempts claimed.
    */
-  async #record(batch: FinishedAttempt[]): Promise<void> {
+  async #record(batch: FinishedAttempt[], free: number): Promise<ClaimedAttempt[]> {
     const giveUp = Date.now() + this.#o.lostMs;
     for (let pause = 100;; pause = Math.min(pause * 2, 2000)) {
       try {
         await this.#log.flush().catch(() => {}); // task_start and logs before the ends
-        await completeAttempts(this.#db, batch, {
+        const { claimed } = await completeAndClaim(this.#db, batch, {
           worker: this.#o.name,
           maxOutputBytes: this.#o.maxOutputBytes,
+          claim: this.#stop?.aborted ? 0 : free,
+          lostMs: this.#o.lostMs,
         });
-        return;
+        return claimed;
       } catch (err) {
         if (Date.now() + pause > giveUp) {
           // Left `running`, no longer heartbeated: reaped as worker_lost.
-          this.#fail(`recording ${batch.length} attempt end(s)`, err);
-          return;
+          return this.#fail(`recording ${batch.length} attempt end(s)`, err);
         }
         await new Promise((r) => setTimeout(r, pause));
       }
@@ -208,7 +239,7 @@ export class ClusterWorker {
   #capacity(): number {
     const size = this.#pool.size;
     const ahead = this.#avgMs < SHORT_MS ? Math.max(size, PREFETCH) : size;
-    return ahead - this.#running.size;
+    return ahead - this.#running.size - this.#reserved;
   }
 
   /** Keeps a moving average of attempt durations. */
