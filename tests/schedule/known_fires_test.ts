@@ -103,10 +103,19 @@ async function tickOnce(p: Path, now: Date, fast: boolean): Promise<void> {
   if (fast) p.known = knownAfterTick(SCHEDULES, now, p.known);
 }
 
-/** The events with what differs between two processes (run ids, pids, times) taken out. */
+/**
+ * The events with what differs between two processes (run ids, pids, times) taken out.
+ * A run is named by its schedule-minute, not by the order its events were written in:
+ * runs started in one tick record concurrently, in any order.
+ */
 async function recorded(store: Store): Promise<string[]> {
   const ids = new Map<string, string>();
   const events = await store.state.lastRuns(100_000);
+  for (const e of events) {
+    if (e.event === "schedule_enqueued" && typeof e.run_id === "string") {
+      ids.set(e.run_id, `${e.schedule_id}@${e.minute_utc}`);
+    }
+  }
   return events.reverse().map((e) => {
     const { timestamp: _t, ts: _ts, pid: _pid, run_id, host: _host, duration_s: _d, ...rest } = e as
       & Record<string, unknown>
