@@ -179,13 +179,18 @@ async function servingPid(supervisor: number): Promise<number> {
   return pid;
 }
 
-/** RSS (MB), threads and runnable threads of a process, from /proc. */
+/**
+ * RSS (MB), threads and runnable threads of a process, from /proc. Threads leave out
+ * tokio's: its blocking pool grows and shrinks with file I/O load, not with leaks.
+ */
 async function measure(pid: number) {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-  const threads = Number(/Threads:\s+(\d+)/.exec(status)![1]);
+  let threads = 0;
   let runnable = 0;
   for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
+    const comm = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/comm`).catch(() => "");
+    if (comm && !comm.startsWith("tokio-runtime")) threads++;
     const stat = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`).catch(() => "");
     if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "R") runnable++;
   }

@@ -62,9 +62,16 @@ async function serveAndMeasure(refs: string[]) {
     await new Promise((r) => setTimeout(r, 500));
     const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
     const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-    const threads = Number(/Threads:\s+(\d+)/.exec(status)![1]);
+    // Threads other than tokio's (its blocking pool grows and shrinks with file I/O load,
+    // so counting it made the bound depend on the machine's load): the process's own,
+    // V8's and the Web Workers'.
+    let threads = 0;
     let runnable = 0;
     for await (const t of Deno.readDir(`/proc/${child.pid}/task`)) {
+      const comm = await Deno.readTextFile(`/proc/${child.pid}/task/${t.name}/comm`).catch(() =>
+        ""
+      );
+      if (comm && !comm.startsWith("tokio-runtime")) threads++;
       const stat = await Deno.readTextFile(`/proc/${child.pid}/task/${t.name}/stat`).catch(() =>
         ""
       );
