@@ -1,3 +1,4 @@
+import { parseEventLine } from "../store/event_line.ts";
 /** Receives the lines a {@link LogFollower} reads. */
 export interface LineSink {
   /**
@@ -169,19 +170,4 @@ export class LogFollower {
   }
 }
 
-/**
- * Parses one log line.
- * @param text The line without its newline.
- * @returns The object, or null when the line is not a JSON object with a string `event`.
- */
-export function parseEventLine(text: string): Record<string, unknown> | null {
-  try {
-    const value = JSON.parse(text);
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      if (typeof value.event === "string") return value;
-    }
-  } catch {
-    // corrupt line: the caller counts it
-  }
-  return null;
-}
+export { parseEventLine };

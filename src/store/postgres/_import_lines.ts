@@ -1,3 +1,4 @@
+import { parseEventLine } from "../event_line.ts";
 /** One well-formed line of a JSONL log. */
 export interface LogLine {
   /** The parsed object; it has a string `event`. */
@@ -64,13 +65,5 @@ function parse(
     return null;
   }
   if (text.trim() === "") return undefined;
-  try {
-    const value = JSON.parse(text);
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      if (typeof value.event === "string") return value;
-    }
-  } catch {
-    // counted by the caller
-  }
-  return null;
+  return parseEventLine(text);
 }

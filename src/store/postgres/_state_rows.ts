@@ -66,6 +66,31 @@ export function minuteRows(events: readonly StoredEvent[], ids: readonly string[
 }
 
 /**
+ * Inserts schedule-minute rows; a minute someone already decided is left as it is.
+ * @param sql The transaction.
+ * @param minutes Rows from {@link minuteRows}.
+ * @returns The keys (`<schedule_id> <minute ISO>`) of the rows this call inserted.
+ */
+export async function insertMinuteRows(
+  sql: TransactionSql,
+  minutes: readonly MinuteRow[],
+): Promise<string[]> {
+  if (minutes.length === 0) return [];
+  const won = await sql<{ key: string }[]>`
+    insert into schedule_minutes (schedule_id, minute_utc, kind, state_event_id, body)
+    select * from unnest(
+      ${minutes.map((m) => m.scheduleId)}::text[],
+      ${minutes.map((m) => m.minuteUtc)}::timestamptz[],
+      ${minutes.map((m) => m.kind)}::text[],
+      ${minutes.map((m) => m.stateEventId)}::bigint[],
+      ${minutes.map((m) => m.body)}::text[]::jsonb[])
+    on conflict (schedule_id, minute_utc) do nothing
+    returning schedule_id || ' ' || to_char(minute_utc at time zone 'UTC',
+      'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as key`;
+  return won.map((r) => r.key);
+}
+
+/**
  * Upserts watermarks, keeping the later instant of the stored and the new one.
  * @param sql The transaction.
  * @param marks Schedule id to the last tick handled.

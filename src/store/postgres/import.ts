@@ -4,7 +4,12 @@ import { lockName, type Sql, type TransactionSql } from "./connect.ts";
 import { ImportTargetNotEmptyError } from "./import_errors.ts";
 import { readLogLines } from "./_import_lines.ts";
 import { foldRunRow, type RunRow } from "./_import_runs.ts";
-import { insertStateEvents, minuteRows, upsertWatermarks } from "./_state_rows.ts";
+import {
+  insertMinuteRows,
+  insertStateEvents,
+  minuteRows,
+  upsertWatermarks,
+} from "./_state_rows.ts";
 
 type Line = Record<string, unknown>;
 
@@ -184,18 +189,7 @@ async function insertMinutes(
   events: StoredEvent[],
   ids: string[],
 ): Promise<number> {
-  const minutes = minuteRows(events, ids);
-  if (minutes.length === 0) return 0;
-  const won = await tx`
-    insert into schedule_minutes (schedule_id, minute_utc, kind, state_event_id, body)
-    select * from unnest(
-      ${minutes.map((m) => m.scheduleId)}::text[],
-      ${minutes.map((m) => m.minuteUtc)}::timestamptz[],
-      ${minutes.map((m) => m.kind)}::text[],
-      ${minutes.map((m) => m.stateEventId)}::bigint[],
-      ${minutes.map((m) => m.body)}::text[]::jsonb[])
-    on conflict (schedule_id, minute_utc) do nothing`;
-  return won.count;
+  return (await insertMinuteRows(tx, minuteRows(events, ids))).length;
 }
 
 async function upsertRuns(tx: TransactionSql, rows: RunRow[]): Promise<void> {

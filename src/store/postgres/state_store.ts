@@ -6,7 +6,12 @@ import { lockName, type Sql, type TransactionSql } from "./connect.ts";
 import { ScheduleMinuteConflictError } from "./errors.ts";
 import type { StateStoreLike } from "../store.ts";
 import { checkEpoch, type Fence } from "./_fence.ts";
-import { insertStateEvents, minuteRows, upsertWatermarks } from "./_state_rows.ts";
+import {
+  insertMinuteRows,
+  insertStateEvents,
+  minuteRows,
+  upsertWatermarks,
+} from "./_state_rows.ts";
 import { mirrorRuns } from "./_run_rows.ts";
 
 /** Options of {@link PostgresStateStore}. */
@@ -163,19 +168,9 @@ export class PostgresStateStore implements StateStoreLike {
     const ids = await insertStateEvents(sql, stamped);
     const minutes = minuteRows(stamped, ids);
     if (minutes.length > 0) {
-      const won = await sql<{ key: string }[]>`
-        insert into schedule_minutes (schedule_id, minute_utc, kind, state_event_id, body)
-        select * from unnest(
-          ${minutes.map((m) => m.scheduleId)}::text[],
-          ${minutes.map((m) => m.minuteUtc)}::timestamptz[],
-          ${minutes.map((m) => m.kind)}::text[],
-          ${minutes.map((m) => m.stateEventId)}::bigint[],
-          ${minutes.map((m) => m.body)}::text[]::jsonb[])
-        on conflict (schedule_id, minute_utc) do nothing
-        returning schedule_id || ' ' || to_char(minute_utc at time zone 'UTC',
-          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as key`;
+      const won = await insertMinuteRows(sql, minutes);
       if (won.length < minutes.length) {
-        const got = new Set(won.map((r) => r.key));
+        const got = new Set(won);
         throw new ScheduleMinuteConflictError(
           minutes.map((m) => m.key).filter((k) => !got.delete(k)),
         );
