@@ -1,3 +1,5 @@
+import type { FollowerStats } from "../../dashboard/mod.ts";
+
 /** A table the dashboard follows by id. */
 export type Table = "events" | "state_events";
 
@@ -55,4 +57,21 @@ export class TableCursor {
     this.last = id;
     return true;
   }
+}
+
+/**
+ * @param body A row's body.
+ * @returns Whether it is an event (an object with a string `event`).
+ */
+export function isEvent(body: unknown): body is Record<string, unknown> {
+  return !!body && typeof body === "object" && !Array.isArray(body) &&
+    typeof (body as Record<string, unknown>).event === "string";
+}
+
+/**
+ * @param cursor A table's cursor.
+ * @returns Its counters as the dashboard reports them (`offset`: the last id read).
+ */
+export function statsOf(cursor: TableCursor): FollowerStats {
+  return { ...cursor.stats, offset: cursor.last, pendingBytes: cursor.gapCount };
 }

@@ -1,15 +1,8 @@
-import type {
-  FollowerStats,
-  RunQuery,
-  RunSink,
-  RunSource,
-  SourceStats,
-} from "../../dashboard/mod.ts";
+import type { RunQuery, RunSink, RunSource, SourceStats } from "../../dashboard/mod.ts";
 import type { PostgresStoreConfig } from "./config.ts";
 import { connectPostgres, sessionName, type Sql } from "./connect.ts";
-import { EVENTS_CHANNEL } from "./event_log.ts";
-import { PROGRESS_CHANNEL, QUEUED_CHANNEL } from "./cluster/_events.ts";
-import { TableCursor } from "./_table_cursor.ts";
+import { listenForWrites } from "./_listen_writes.ts";
+import { isEvent, statsOf, TableCursor } from "./_table_cursor.ts";
 import {
   countBefore,
   firstIds,
@@ -193,20 +186,12 @@ export class PostgresRunSource implements RunSource {
   }
 
   /**
-   * Listens for writes (see the class comment).
+   * Listens for writes (see `listenForWrites`).
    * @param onWake Called on each notification of this schema and on each (re)listen.
    * @returns Stops listening.
    */
-  async watch(onWake: () => void): Promise<() => Promise<void>> {
-    const mine = (payload: string) => !this.#schema || payload === this.#schema;
-    const subs = await Promise.all([
-      this.#sql.listen(EVENTS_CHANNEL, (p) => mine(p) && onWake(), onWake),
-      this.#sql.listen(PROGRESS_CHANNEL, () => onWake()),
-      this.#sql.listen(QUEUED_CHANNEL, () => onWake()),
-    ]);
-    return async () => {
-      for (const sub of subs) await sub.unlisten().catch(() => {});
-    };
+  watch(onWake: () => void): Promise<() => Promise<void>> {
+    return listenForWrites(this.#sql, this.#schema, onWake);
   }
 
   /**
@@ -328,13 +313,4 @@ export class PostgresRunSource implements RunSource {
     if (cursor.table === "events") sink.runEvent(row.body, Number(row.id), 0);
     else sink.stateEvent(row.body);
   }
-}
-
-function isEvent(body: unknown): body is Line {
-  return !!body && typeof body === "object" && !Array.isArray(body) &&
-    typeof (body as Line).event === "string";
-}
-
-function statsOf(cursor: TableCursor): FollowerStats {
-  return { ...cursor.stats, offset: cursor.last, pendingBytes: cursor.gapCount };
 }
