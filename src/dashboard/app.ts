@@ -129,6 +129,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       hub.send("runs", { runs, events: changes.events });
     },
   });
+  // A source that can tell when something was written wakes live clients at once; the
+  // poll every `pollIntervalMs` stays as the fallback.
+  const watching = source.watch?.(() => hub.kick()).catch(() => null) ?? Promise.resolve(null);
 
   async function api(req: Request, url: URL): Promise<Response> {
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
@@ -161,12 +164,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           limit: intParam(url, "limit"),
           offset: intParam(url, "offset"),
         };
-        return json(store.index.list(q, now()));
+        return json(await store.list(q, now()));
       }
       case "run":
         return json(await store.detail(parts[2], now()));
       case "facets":
-        return json(store.index.facets());
+        return json(await store.facets());
       case "schedules":
         return json({
           configured: !!options.schedulesProvider,
@@ -201,8 +204,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return json({ run_id: runId }, 202);
     }
     if (parts.length === 4 && parts[3] === "retry") {
-      if (!store.index.get(parts[2])) await store.refresh();
-      if (!store.index.get(parts[2])) {
+      if (!(await store.find(parts[2]))) {
         throw new HttpError(404, `Cannot retry run "${parts[2]}": not found`, {
           code: "run_not_found",
         });
@@ -255,6 +257,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     },
     async close(): Promise<void> {
       hub.closeAll();
+      await (await watching)?.();
       await store.idle();
       await source.close();
     },

@@ -63,6 +63,20 @@ export class RunIndex {
   #events: EventNote[] = [];
   #reset = false;
   #overflow = false;
+  #quiet = false;
+
+  /**
+   * Runs `fn` without noting changes (old runs loaded for a page are not live news).
+   * @param fn Feeds lines.
+   */
+  quietly(fn: () => void): void {
+    this.#quiet = true;
+    try {
+      fn();
+    } finally {
+      this.#quiet = false;
+    }
+  }
 
   /** Forgets everything (a log was truncated or replaced). */
   clear(): void {
@@ -218,7 +232,7 @@ export class RunIndex {
   }
 
   #note(runId: string, line: Line): void {
-    if (this.#overflow) return;
+    if (this.#overflow || this.#quiet) return;
     if (this.#events.length >= MAX_CHANGES) {
       this.#overflow = true;
       this.#changed.clear();

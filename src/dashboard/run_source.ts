@@ -1,4 +1,5 @@
 import type { FollowerStats } from "./log_follower.ts";
+import type { RunQuery } from "./run_index.ts";
 
 type Line = Record<string, unknown>;
 
@@ -56,4 +57,36 @@ export interface RunSource {
   readonly pollIntervalMs: number;
   /** Releases connections; the source is not used afterwards. */
   close(): Promise<void>;
+
+  // Paged sources (PostgreSQL) hand over only the newest runs at first; the dashboard
+  // asks for older ones when a page needs them. A source without these has everything.
+
+  /**
+   * Hands over the events of up to `runs` more runs, the next older ones.
+   * @param sink Receives their events.
+   * @param runs How many runs.
+   * @returns False when no older run is left.
+   */
+  loadOlder?(sink: RunSink, runs: number): Promise<boolean>;
+  /**
+   * Hands over one run's events when it was not handed over yet (e.g. an old run's page).
+   * @param sink Receives its events.
+   * @param runId The run.
+   * @returns True when the run was found.
+   */
+  loadRun?(sink: RunSink, runId: string): Promise<boolean>;
+  /**
+   * @param query Filters (limit and offset ignored).
+   * @returns How many runs not handed over yet match them.
+   */
+  countUnloaded?(query: RunQuery): Promise<number>;
+  /** @returns The filter menus' values over every run, loaded or not. */
+  facets?(): Promise<{ dags: string[]; schedules: string[]; tenants: string[] }>;
+  /**
+   * Calls `onWake` whenever something may have been written (and when listening
+   * (re)starts), so live clients need not wait for the next poll.
+   * @param onWake Called on each wake-up.
+   * @returns Stops watching.
+   */
+  watch?(onWake: () => void): Promise<() => Promise<void>>;
 }

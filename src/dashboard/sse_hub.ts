@@ -16,6 +16,7 @@ export class SseHub {
   #timer: ReturnType<typeof setInterval> | null = null;
   #lastSend = 0;
   #busy = false;
+  #again = false;
   #closed = false;
 
   /**
@@ -70,6 +71,19 @@ export class SseHub {
     this.#write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
+  /**
+   * Runs `tick` now (something was written), when a client is connected; a kick during a
+   * tick runs one more right after it.
+   */
+  kick(): void {
+    if (this.#clients.size === 0 || this.#closed) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#onTimer();
+  }
+
   /** Ends every stream and stops the timer; later subscriptions get 503. */
   closeAll(): void {
     this.#closed = true;
@@ -121,6 +135,10 @@ export class SseHub {
       // a read error now is retried on the next tick
     } finally {
       this.#busy = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      return this.#onTimer();
     }
     if (Date.now() - this.#lastSend >= this.#keepAliveMs) this.#write(": keep-alive\n\n");
   }

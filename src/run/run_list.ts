@@ -26,6 +26,11 @@ export interface RunRow {
   reason: string | null;
   /** The DAG file, when recorded. */
   dag: string | null;
+  /**
+   * Set (to `no_worker`) by `orch runs` on PostgreSQL for a running cluster run that has
+   * queued attempts while no `orch worker` is alive; absent otherwise.
+   */
+  waiting?: "no_worker";
 }
 
 /** Filters of {@link listRuns}. */

@@ -18,7 +18,7 @@ import { orch, REPO, sandbox } from "../helpers/cli.ts";
 import { dagYaml } from "../helpers/dag.ts";
 import { FIXTURE_WORKFLOWS } from "../helpers/engine.ts";
 import { freshMinute, schedules } from "../e2e/_sched.ts";
-import { pgTest } from "./_pg.ts";
+import { type PgScope, pgTest } from "./_pg.ts";
 
 type Json = Record<string, unknown>;
 
@@ -211,6 +211,44 @@ pgTest("orch db import moves a JSONL installation to PostgreSQL", async (scope, 
       assert.deepEqual({ ...after }, { ...before });
     });
 
+    await t.step(
+      "--force with the same logs again adds nothing: counts and orch runs unchanged",
+      async () => {
+        const before = await tableCounts(scope.sql);
+        const runsBefore = (await cli(["runs", "--json"], pg)).stdout;
+        for (let i = 0; i < 2; i++) {
+          const r = await cli(["db", "import", "--force"], pg);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(
+            r.stdout,
+            `imported 0 events, 0 state events, 0 runs (0 schedule-minute(s), 1 watermark(s), skipped 2 torn or corrupt line(s), ${
+              goodEvents + goodState
+            } line(s) already in the store)\n`,
+          );
+          assert.doesNotMatch(r.stderr, /unfinished/);
+        }
+        assert.deepEqual(await tableCounts(scope.sql), before);
+        const runsAfter = (await cli(["runs", "--json"], pg)).stdout;
+        assert.deepEqual(JSON.parse(runsAfter), JSON.parse(runsBefore));
+      },
+    );
+
+    await t.step("--force adds only the lines a grown log has in addition", async () => {
+      const before = await tableCounts(scope.sql);
+      const grown = await cli(["run", "--dag", "ok.yaml", "--json"]);
+      assert.equal(grown.code, 0, grown.stderr);
+      const r = await cli(["db", "import", "--force"], pg);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^imported \d+ events, 2 state events, 1 runs /);
+      const after = await tableCounts(scope.sql);
+      assert.equal(after.runs, before.runs + 1);
+      assert.equal(after.state_events, before.state_events + 2);
+      const runs = JSON.parse((await cli(["runs", "--json"], pg)).stdout) as Json[];
+      const id = JSON.parse(grown.stdout).run_id;
+      assert.equal(runs.filter((x) => x.run_id === id).length, 1);
+      assert.equal(runs.find((x) => x.dag_name === "slow_dag")?.status, "interrupted");
+    });
+
     await t.step("--force adds another installation's logs", async () => {
       const other = await jsonlSandbox();
       try {
@@ -224,6 +262,68 @@ pgTest("orch db import moves a JSONL installation to PostgreSQL", async (scope, 
       } finally {
         await other.sb.cleanup();
       }
+    });
+  } finally {
+    await sb.cleanup();
+  }
+});
+
+/** Rows of every table the import writes. */
+async function tableCounts(sql: PgScope["sql"]): Promise<Record<string, number>> {
+  const [row] = await sql`select (select count(*) from events)::int as events,
+    (select count(*) from state_events)::int as state_events,
+    (select count(*) from runs)::int as runs,
+    (select count(*) from schedule_minutes)::int as schedule_minutes,
+    (select count(*) from watermarks)::int as watermarks`;
+  return { ...row } as Record<string, number>;
+}
+
+pgTest("orch db import: a failed import leaves the store as it was", async (scope, t) => {
+  const { sb, cli } = await jsonlSandbox();
+  const pg = { ORCH_STORE: scope.url };
+  try {
+    await sb.write("ok.yaml", dagYaml("ok_dag", [{ id: "a", workflow_ref: "echo" }]));
+    await freshMinute();
+    await schedules(sb, [{ id: "every", cron: "* * * * *", dag: "ok.yaml" }]);
+    assert.equal((await cli(["scheduler", "--dir", "sched", "--once"])).code, 0);
+    assert.equal((await cli(["run", "--dag", "ok.yaml"])).code, 0);
+    // PostgreSQL cannot store \u0000 in jsonb: the last state line fails the import
+    // after every event, state event and schedule-minute before it was written.
+    const bad = JSON.stringify({
+      timestamp: new Date().toISOString(),
+      event: "run_started",
+      run_id: "bad",
+      dag_name: "nul\u0000",
+    });
+    const goodState = await Deno.readTextFile(sb.state);
+
+    await t.step("into an empty store: nothing at all, exit 4, a clear message", async () => {
+      await Deno.writeTextFile(sb.state, goodState + bad + "\n");
+      const r = await cli(["db", "import"], pg);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /Cannot import into .*: unsupported Unicode escape sequence/);
+      assert.match(r.stderr, /nothing was imported/);
+      assert.match(r.stderr, /\\u0000/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(await tableCounts(scope.sql), {
+        events: 0,
+        state_events: 0,
+        runs: 0,
+        schedule_minutes: 0,
+        watermarks: 0,
+      });
+    });
+
+    await t.step("with --force into an imported store: unchanged", async () => {
+      await Deno.writeTextFile(sb.state, goodState);
+      assert.equal((await cli(["db", "import"], pg)).code, 0);
+      const before = await tableCounts(scope.sql);
+      assert.ok(before.events > 0 && before.schedule_minutes === 1, JSON.stringify(before));
+      assert.equal((await cli(["run", "--dag", "ok.yaml"])).code, 0);
+      await Deno.writeTextFile(sb.state, bad + "\n", { append: true });
+      const r = await cli(["db", "import", "--force"], pg);
+      assert.equal(r.code, 4, r.stderr);
+      assert.deepEqual(await tableCounts(scope.sql), before);
     });
   } finally {
     await sb.cleanup();

@@ -68,7 +68,8 @@ export async function submitToCluster(
 
 /**
  * Submits a run to the cluster and waits for its end, printing the same progress
- * lines as a local run; SIGINT/SIGTERM cancel it cluster-wide.
+ * lines as a local run (and once, on stderr, when no worker is alive to take it);
+ * SIGINT/SIGTERM cancel it cluster-wide.
  * @param ctx The app context.
  * @param prepared The DAG.
  * @param options The run's options and `quiet`.
@@ -81,19 +82,28 @@ export async function runOnCluster(
 ): Promise<RunResult> {
   const runId = await submitToCluster(ctx, prepared, options.run);
   const { followRun } = await import("../../store/postgres/cluster/follow.ts");
+  const presence = await import("../../store/postgres/worker_presence.ts");
+  const db = await clusterDb(ctx);
+  const unwatch = presence.watchForWorkers(db.sql, {
+    schema: db.schema,
+    runId,
+    lostMs: ctx.config.workerLostMs,
+    onWaiting: () => ctx.io.stderr(`${presence.NO_WORKER_MESSAGE}\n`),
+  });
   const cancel = new AbortController();
   const stop = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
     cancel.abort(`Run cancelled by ${sig}`);
   });
   try {
-    return await followRun(await clusterDb(ctx), runId, {
+    return await followRun(db, runId, {
       onEvent: progressPrinter(ctx, !options.quiet),
       signal: cancel.signal,
       lostMs: ctx.config.workerLostMs,
       order: prepared.plan.order,
     });
   } finally {
+    await unwatch();
     stop();
   }
 }

@@ -28,7 +28,10 @@ STATE_STORE_PATH, with its .watermarks.json) in one transaction, rebuilding runs
 schedule-minutes and watermarks, so 'orch runs', 'retry', 'schedules' and the scheduler
 carry on where the files left off. Torn or corrupt lines are skipped and counted. Stop
 every orch process that writes the files first. A store that already has events is
-refused (nothing is imported twice); --force adds the logs anyway (e.g. another host's).
+refused. --force imports into it anyway, adding only the lines it does not hold yet: the
+same logs imported again add nothing (no event, run, schedule-minute or watermark twice),
+logs that grew add their new lines, another host's logs are added. Either way it is all
+or nothing: a failed or interrupted import leaves the store as it was.
 Runs the files leave unfinished are recorded 'interrupted' by the next 'orch runs' or
 scheduler tick once their process is gone.
 Exit 0 ok, 2 no store configured, a bad URL, the server unreachable, a missing file or a
@@ -148,10 +151,12 @@ async function importFiles(
 
 function importSummary(r: ImportReport): string {
   const skipped = r.skipped.events + r.skipped.state;
+  const present = r.present.events + r.present.state;
   const extra = [
     `${r.minutes} schedule-minute(s)`,
     `${r.watermarks} watermark(s)`,
     ...(skipped > 0 ? [`skipped ${skipped} torn or corrupt line(s)`] : []),
+    ...(present > 0 ? [`${present} line(s) already in the store`] : []),
   ];
   return `imported ${r.events} events, ${r.stateEvents} state events, ${r.runs} runs (${
     extra.join(", ")

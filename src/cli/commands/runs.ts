@@ -2,6 +2,7 @@ import { hostName } from "../../run/liveness.ts";
 import { recoverDeadRuns } from "../../run/recovery.ts";
 import { listRuns, type RunRow } from "../../run/run_list.ts";
 import { parseCommandArgs } from "../args.ts";
+import type { PostgresStore } from "../../store/postgres/store.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { parseLimit } from "./_scheduling.ts";
@@ -10,6 +11,9 @@ export const RUNS_HELP = `Usage: orch runs [--limit N] [--schedule ID] [--status
 
 Lists recent runs from the state store, newest first. Runs whose process is gone are
 recorded as interrupted first (crash recovery), so nothing shows "running" forever.
+With a PostgreSQL store, a running distributed run whose tasks are queued while no
+'orch worker' is alive (ORCH_WORKER_LOST_MS) gets a NOTE column "waiting: no worker"
+(--json: "waiting": "no_worker") and a line on stderr saying to start one.
 
 Options:
   --limit N       How many runs (default 20)
@@ -20,7 +24,7 @@ Options:
   --store URL     PostgreSQL store (default ORCH_STORE, else the JSONL files)
   -h, --help      Show this help
 
-Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH.
+Environment: ORCH_STORE, STATE_STORE_PATH, ORCH_EVENTS_PATH, ORCH_WORKER_LOST_MS.
 `;
 
 const STATUSES = ["success", "failed", "cancelled", "interrupted", "running", "queued"];
@@ -62,12 +66,33 @@ export async function runsCommand(ctx: AppContext, args: string[]): Promise<numb
     scheduleId: values.schedule as string | undefined,
     status,
   });
+  const waiting = await markWaitingForWorker(ctx, rows);
   if (values.json) {
     ctx.io.stdout(JSON.stringify(rows, null, 2) + "\n");
-    return 0;
+  } else {
+    ctx.io.stdout(renderRuns(rows));
   }
-  ctx.io.stdout(renderRuns(rows));
+  if (waiting) ctx.io.stderr(`${waiting}\n`);
   return 0;
+}
+
+/**
+ * PostgreSQL: marks the running cluster runs that wait for a worker (`waiting`).
+ * @returns The message to print when some do, else null.
+ */
+async function markWaitingForWorker(ctx: AppContext, rows: RunRow[]): Promise<string | null> {
+  if (ctx.storeConfig.kind !== "postgres") return null;
+  const running = rows.filter((r) => r.status === "running").map((r) => r.run_id);
+  if (running.length === 0) return null;
+  const presence = await import("../../store/postgres/worker_presence.ts");
+  const store = await ctx.store() as PostgresStore;
+  const waiting = await presence.runsWaitingForWorker(store.sql, {
+    schema: store.config.schema,
+    runIds: running,
+    lostMs: ctx.config.workerLostMs,
+  });
+  for (const r of rows) if (waiting.has(r.run_id)) r.waiting = "no_worker";
+  return waiting.size > 0 ? presence.NO_WORKER_MESSAGE : null;
 }
 
 /**
@@ -76,7 +101,10 @@ export async function runsCommand(ctx: AppContext, args: string[]): Promise<numb
  */
 export function renderRuns(rows: readonly RunRow[]): string {
   if (rows.length === 0) return "No runs recorded\n";
+  // NOTE appears only when a run has one, so the usual table is unchanged.
+  const noted = rows.some((r) => r.waiting);
   const head = ["RUN_ID", "SCHEDULE", "DAG", "STATUS", "STARTED", "FINISHED", "DURATION"];
+  if (noted) head.push("NOTE");
   const body = rows.map((r) => [
     r.run_id,
     r.schedule_id ?? (r.trigger === "retry" ? "(retry)" : "-"),
@@ -85,6 +113,7 @@ export function renderRuns(rows: readonly RunRow[]): string {
     shortTime(r.started),
     r.finished ? shortTime(r.finished) : "-",
     r.duration_s === null ? "-" : `${r.duration_s.toFixed(2)}s`,
+    ...(noted ? [r.waiting ? "waiting: no worker" : ""] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();

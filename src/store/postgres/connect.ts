@@ -99,3 +99,22 @@ export async function pingPostgres(sql: Sql, config: PostgresStoreConfig): Promi
 export function lockName(schema: string, name: string): string {
   return `orch:${schema}:${name}`;
 }
+
+/** `application_name` is cut by the server at 63 bytes (NAMEDATALEN - 1). */
+const MAX_APP_NAME = 63;
+
+/**
+ * The `application_name` of a store session: the role (e.g. `orch worker`) and the
+ * schema, so that `pg_stat_activity` tells which orch processes serve which schema (the
+ * worker presence check reads it). A schema that would not fit is named by a short hash.
+ * @param name The role, e.g. `orch worker`.
+ * @param schema The store's schema.
+ * @returns E.g. `orch worker [orch]`, at most 63 bytes.
+ */
+export function sessionName(name: string, schema: string): string {
+  const full = `${name} [${schema}]`;
+  if (new TextEncoder().encode(full).length <= MAX_APP_NAME) return full;
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(schema)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return `${name} [#${h.toString(16).padStart(8, "0")}]`.slice(0, MAX_APP_NAME);
+}

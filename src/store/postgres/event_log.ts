@@ -2,6 +2,12 @@ import { LogWriteError } from "../event_log.ts";
 import type { Sql } from "./connect.ts";
 import type { EventLogLike } from "../store.ts";
 
+/**
+ * Notified (payload: the schema) when task events or state events are committed, so a
+ * dashboard wakes at once instead of waiting for its next poll.
+ */
+export const EVENTS_CHANNEL = "orch_events";
+
 /** Rows per INSERT; a larger batch is split (each statement still takes four parameters). */
 const MAX_ROWS = 5000;
 
@@ -100,6 +106,7 @@ export class PostgresEventLog implements EventLogLike {
     const now = new Date().toISOString();
     const fields = records.map((r) => r as Record<string, unknown>);
     await this.#sql`
+      with added as (
       insert into events (run_id, event, ts, body)
       select run_id, event, ts, body from unnest(
         ${
@@ -109,7 +116,9 @@ export class PostgresEventLog implements EventLogLike {
         ${fields.map((r) => validInstant(r.timestamp) ?? now)}::timestamptz[],
         ${fields.map((r) => JSON.stringify(r))}::text[]::jsonb[]
       ) with ordinality as u(run_id, event, ts, body, ord)
-      order by ord`;
+      order by ord
+      returning 1)
+      select pg_notify(${EVENTS_CHANNEL}, current_schema()) from (select 1) one`;
   }
 }
 

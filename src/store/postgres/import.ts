@@ -1,15 +1,18 @@
 import { StateStore } from "../state_store.ts";
 import type { StoredEvent } from "../state_events.ts";
 import { lockName, type Sql, type TransactionSql } from "./connect.ts";
-import { ImportTargetNotEmptyError } from "./import_errors.ts";
+import { OrchestratorError } from "../../lib/errors.ts";
+import { ImportFailedError, ImportTargetNotEmptyError } from "./import_errors.ts";
 import { readLogLines } from "./_import_lines.ts";
 import { foldRunRow, type RunRow } from "./_import_runs.ts";
 import {
-  insertMinuteRows,
-  insertStateEvents,
-  minuteRows,
-  upsertWatermarks,
-} from "./_state_rows.ts";
+  createStage,
+  insertMissingEvents,
+  insertMissingState,
+  stageEvents,
+  stageState,
+} from "./_import_stage.ts";
+import { insertMinuteRows, minuteRows, upsertWatermarks } from "./_state_rows.ts";
 
 type Line = Record<string, unknown>;
 
@@ -26,10 +29,10 @@ export interface ImportLogsOptions {
   eventsPath: string | null;
   /** The state store file (`STATE_STORE_PATH`), or null to import none. */
   statePath: string | null;
-  /** Import even when the store already has events (default false). */
+  /** Import even when the store already has events (default false); lines it holds are skipped. */
   force?: boolean;
-  /** Called after each batch with the rows imported so far (progress). */
-  onProgress?: (report: ImportReport) => void;
+  /** Called after each batch read with the well-formed lines read so far (progress). */
+  onProgress?: (linesRead: number) => void;
 }
 
 /** What {@link importLogs} did. */
@@ -48,6 +51,8 @@ export interface ImportReport {
   unfinished: number;
   /** Lines skipped because they were torn or not JSON events, per file. */
   skipped: { events: number; state: number };
+  /** Lines not inserted because the store already held them, per file. */
+  present: { events: number; state: number };
 }
 
 /**
@@ -63,18 +68,22 @@ export interface ImportReport {
  * - `runs` rows are rebuilt from the run events (as `mirrorRuns` writes them);
  * - the watermarks sidecar (`<state>.watermarks.json`) becomes `watermarks` rows.
  *
- * Idempotence: a store that already has events or state events is refused with
- * {@link ImportTargetNotEmptyError} unless `force`, so running the import twice imports
- * nothing twice. With `force` the rows are added (meant for merging another host's
- * logs, whose run ids differ); schedule-minutes already recorded are kept, watermarks
- * keep the later instant and `runs` rows are overwritten.
+ * Idempotent: a line the store already holds is not inserted again (a line's identity is
+ * its whole JSON object, counted with multiplicity; see `_import_stage.ts`), so the same
+ * logs imported twice add nothing, and a log that grew adds only its new lines. Only the
+ * runs that got new state events are rebuilt (a run that recovery later recorded
+ * `interrupted` on PostgreSQL keeps that). Schedule-minutes already recorded are kept and
+ * watermarks keep the later instant. A store that already has events or state events is
+ * still refused with {@link ImportTargetNotEmptyError} unless `force` (the logs were
+ * probably imported already, or the store is in use).
  *
- * Files are streamed (one chunk and one batch of rows in memory, plus one small row per
- * run).
+ * Files are streamed into temporary tables of the transaction (one chunk and one batch of
+ * rows in memory, plus one small row per rebuilt run).
  * @param sql A client on the migrated schema.
  * @param options Files, schema, `force`, progress callback.
  * @returns Counts of what was imported.
  * @throws {ImportTargetNotEmptyError} When the store has events and `force` is false.
+ * @throws {ImportFailedError} When the database refuses a statement (nothing imported).
  * @throws {Deno.errors.NotFound} When a named file does not exist.
  */
 export async function importLogs(sql: Sql, options: ImportLogsOptions): Promise<ImportReport> {
@@ -86,36 +95,54 @@ export async function importLogs(sql: Sql, options: ImportLogsOptions): Promise<
     watermarks: 0,
     unfinished: 0,
     skipped: { events: 0, state: 0 },
+    present: { events: 0, state: 0 },
   };
-  const now = new Date().toISOString();
-  const progress = () => options.onProgress?.({ ...report, skipped: { ...report.skipped } });
+  try {
+    await runImport(sql, options, report);
+  } catch (err) {
+    if (err instanceof OrchestratorError || err instanceof Deno.errors.NotFound) throw err;
+    throw new ImportFailedError(options.description, err);
+  }
+  return report;
+}
+
+/** The transaction of {@link importLogs}; fills `report`. */
+async function runImport(
+  sql: Sql,
+  options: ImportLogsOptions,
+  report: ImportReport,
+): Promise<void> {
+  let read = 0;
+  const progress = (lines: number) => options.onProgress?.(read += lines);
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtextextended(${
       lockName(options.schema, "state")
     }, 0))`;
     if (!options.force) await refuseNonEmpty(tx, options.description);
+    await createStage(tx);
     if (options.eventsPath) {
-      const skipped = { count: 0 };
-      for await (const batch of batches(readLogLines(options.eventsPath, skipped))) {
-        await insertEvents(tx, batch);
-        report.events += batch.length;
-        progress();
-      }
-      report.skipped.events = skipped.count;
+      const stamp = stamper();
+      report.skipped.events = await stageFile(
+        options.eventsPath,
+        progress,
+        (batch, at) => stageEvents(tx, batch, at, batch.map((l) => stamp(l.timestamp))),
+      );
+      const moved = await insertMissingEvents(tx);
+      report.events = moved.inserted;
+      report.present.events = moved.present;
     }
     if (options.statePath) {
-      const skipped = { count: 0 };
-      const runs = new Map<string, RunRow>();
-      for await (const batch of batches(readLogLines(options.statePath, skipped))) {
-        const events = batch.map((line) => asStored(line, now));
-        const ids = await insertStateEvents(tx, events);
-        report.minutes += await insertMinutes(tx, events, ids);
-        for (const e of events) foldRunRow(runs, e);
-        report.stateEvents += batch.length;
-        progress();
-      }
-      report.skipped.state = skipped.count;
-      const rows = [...runs.values()];
+      const stamp = stamper();
+      report.skipped.state = await stageFile(
+        options.statePath,
+        progress,
+        (batch, at) => stageState(tx, batch.map((line) => asStored(line, stamp)), at),
+      );
+      const moved = await insertMissingState(tx);
+      report.stateEvents = moved.inserted;
+      report.present.state = moved.present;
+      report.minutes = await recordMinutes(tx);
+      const rows = await rebuildRuns(tx);
       for (let i = 0; i < rows.length; i += BATCH) await upsertRuns(tx, rows.slice(i, i + BATCH));
       report.runs = rows.length;
       report.unfinished = rows.filter((r) => r.status === "running" || r.status === "queued")
@@ -125,7 +152,6 @@ export async function importLogs(sql: Sql, options: ImportLogsOptions): Promise<
       report.watermarks = marks.size;
     }
   });
-  return report;
 }
 
 async function refuseNonEmpty(tx: TransactionSql, description: string): Promise<void> {
@@ -138,6 +164,25 @@ async function refuseNonEmpty(tx: TransactionSql, description: string): Promise<
       stateEvents: row.state,
     });
   }
+}
+
+/**
+ * Streams a log's well-formed lines into staging, a batch at a time.
+ * @returns The torn or corrupt lines skipped.
+ */
+async function stageFile(
+  path: string,
+  progress: (lines: number) => void,
+  stage: (batch: Line[], at: number) => Promise<void>,
+): Promise<number> {
+  const skipped = { count: 0 };
+  let at = 0;
+  for await (const batch of batches(readLogLines(path, skipped))) {
+    await stage(batch, at);
+    at += batch.length;
+    progress(batch.length);
+  }
+  return skipped.count;
 }
 
 async function* batches(lines: AsyncGenerator<Line>): AsyncGenerator<Line[]> {
@@ -153,43 +198,62 @@ async function* batches(lines: AsyncGenerator<Line>): AsyncGenerator<Line[]> {
 }
 
 /**
+ * Each line's instant: its own valid `timestamp`, else the last valid one before it in
+ * the file (else the epoch). Deterministic, so a line orch never writes (no timestamp)
+ * is stamped the same way each time the file is imported and is recognised as present.
+ */
+function stamper(): (value: unknown) => string {
+  let last = new Date(0).toISOString();
+  return (value) => {
+    if (typeof value === "string" && !Number.isNaN(Date.parse(value))) last = value;
+    return last;
+  };
+}
+
+/**
  * A state line as the JSONL reader returns it (`v` defaults to 1). The `ts` column of
  * `state_events` needs an instant: a line without a valid `timestamp` (orch never writes
- * one) gets `now`.
+ * one) gets the instant of the line before it.
  */
-function asStored(line: Line, now: string): StoredEvent {
+function asStored(line: Line, stamp: (value: unknown) => string): StoredEvent {
   if (line.v === undefined) line.v = 1;
-  if (validInstant(line.timestamp) === null) line.timestamp = now;
+  line.timestamp = stamp(line.timestamp);
   return line as unknown as StoredEvent;
 }
 
-function validInstant(value: unknown): string | null {
-  return typeof value === "string" && !Number.isNaN(Date.parse(value)) ? value : null;
+/** The schedule-minutes of the state events this import inserted; returns how many. */
+async function recordMinutes(tx: TransactionSql): Promise<number> {
+  let count = 0;
+  for (let after = "0";;) {
+    const rows = await tx<{ id: string; body: StoredEvent }[]>`
+      select s.id::text as id, s.body from state_events s join import_new_state n using (id)
+      where n.event in ('schedule_enqueued', 'schedule_skipped') and s.id > ${after}::bigint
+      order by s.id limit ${BATCH}`;
+    if (rows.length === 0) return count;
+    const minutes = minuteRows(rows.map((r) => r.body), rows.map((r) => r.id));
+    count += (await insertMinuteRows(tx, minutes)).length;
+    after = rows[rows.length - 1].id;
+  }
 }
 
-function textOrNull(value: unknown): string | null {
-  return value === undefined || value === null ? null : String(value);
-}
-
-async function insertEvents(tx: TransactionSql, lines: Line[]): Promise<void> {
-  const now = new Date().toISOString();
-  await tx`
-    insert into events (run_id, event, ts, body)
-    select run_id, event, ts, body from unnest(
-      ${lines.map((r) => textOrNull(r.run_id))}::text[],
-      ${lines.map((r) => String(r.event))}::text[],
-      ${lines.map((r) => validInstant(r.timestamp) ?? now)}::timestamptz[],
-      ${lines.map((r) => JSON.stringify(r))}::text[]::jsonb[]
-    ) with ordinality as u(run_id, event, ts, body, ord)
-    order by ord`;
-}
-
-async function insertMinutes(
-  tx: TransactionSql,
-  events: StoredEvent[],
-  ids: string[],
-): Promise<number> {
-  return (await insertMinuteRows(tx, minuteRows(events, ids))).length;
+/**
+ * The `runs` rows of the runs this import added state events to, folded from ALL their
+ * state events in the store (so a run already there keeps what happened to it since).
+ */
+async function rebuildRuns(tx: TransactionSql): Promise<RunRow[]> {
+  const runs = new Map<string, RunRow>();
+  for (let after = "0";;) {
+    const rows = await tx<{ id: string; body: Line }[]>`
+      select e.id::text as id, e.body from state_events e
+      where e.run_id in (select run_id from import_new_state
+          where event in ('schedule_enqueued', 'run_started', 'run_finished'))
+        and e.event in ('schedule_enqueued', 'run_started', 'run_finished')
+        and e.id > ${after}::bigint
+      order by e.id limit ${BATCH}`;
+    if (rows.length === 0) return [...runs.values()];
+    for (const r of rows) foldRunRow(runs, r.body);
+    after = rows[rows.length - 1].id;
+  }
 }
 
 async function upsertRuns(tx: TransactionSql, rows: RunRow[]): Promise<void> {

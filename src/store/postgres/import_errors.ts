@@ -42,3 +42,32 @@ export class ImportSourceMissingError extends OrchestratorError {
     this.paths = paths;
   }
 }
+
+/** The database refused part of an `orch db import`; the transaction was rolled back whole. */
+export class ImportFailedError extends OrchestratorError {
+  /** The store, password redacted. */
+  readonly store: string;
+  /** PostgreSQL's SQLSTATE, when the server refused a statement. */
+  readonly sqlState: string | null;
+  /**
+   * @param store The store, password redacted.
+   * @param cause What failed (usually a PostgresError).
+   */
+  constructor(store: string, cause: unknown) {
+    const sqlState = typeof (cause as { code?: unknown })?.code === "string"
+      ? (cause as { code: string }).code
+      : null;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`Cannot import into ${store}: ${reason}; nothing was imported`, {
+      code: "import_failed",
+      exitCode: 4,
+      cause,
+      hint: sqlState === "22P05"
+        ? "A line holds a \\u0000 character, which PostgreSQL cannot store in jsonb: remove or edit that line and import again"
+        : "The import ran in one transaction and was rolled back: fix the cause and run it again",
+    });
+    this.name = "ImportFailedError";
+    this.store = store;
+    this.sqlState = sqlState;
+  }
+}

@@ -13,6 +13,7 @@ import {
   upsertWatermarks,
 } from "./_state_rows.ts";
 import { mirrorRuns } from "./_run_rows.ts";
+import { EVENTS_CHANNEL } from "./event_log.ts";
 
 /** Options of {@link PostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -178,6 +179,7 @@ export class PostgresStateStore implements StateStoreLike {
     }
     await mirrorRuns(sql, stamped);
     if (marks) await upsertWatermarks(sql, marks);
+    if (stamped.length > 0) await sql`select pg_notify(${EVENTS_CHANNEL}, current_schema())`;
   }
 
   #stamp<E extends { event: string }>(event: E): Stamped<E> {

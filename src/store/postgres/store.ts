@@ -1,6 +1,6 @@
 import type { EventLogLike, Store } from "../store.ts";
 import type { PostgresStoreConfig } from "./config.ts";
-import { connectPostgres, pingPostgres, type Sql } from "./connect.ts";
+import { connectPostgres, pingPostgres, sessionName, type Sql } from "./connect.ts";
 import { MigrationError, StoreSchemaError } from "./errors.ts";
 import { PostgresEventLog } from "./event_log.ts";
 import { PostgresRunLiveness, type PostgresRunLivenessOptions } from "./liveness.ts";
@@ -113,8 +113,11 @@ export async function openPostgresStore(
   options: OpenPostgresStoreOptions,
 ): Promise<PostgresStore> {
   const name = options.applicationName ?? "orch";
-  const sql = connectPostgres(config, { applicationName: name });
-  const aux = connectPostgres(config, { applicationName: `${name} aux`, max: 2 });
+  const sql = connectPostgres(config, { applicationName: sessionName(name, config.schema) });
+  const aux = connectPostgres(config, {
+    applicationName: sessionName(`${name} aux`, config.schema),
+    max: 2,
+  });
   try {
     await pingPostgres(sql, config);
     await ensureSchema(sql, config, options.migrate ?? true);
