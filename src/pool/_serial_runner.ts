@@ -54,6 +54,8 @@ export class SerialJobRunner {
   readonly #secrets = new Map<number, string[]>();
   readonly #logCount = new Map<number, number>();
   #current: Current | undefined;
+  /** `ctx.log` of every attempt calls this (one function, not one per attempt). */
+  readonly #logOf = (id: number, message: string) => this.#log(id, message);
 
   /**
    * @param loader Imports and caches workflow modules.
@@ -215,21 +217,7 @@ export class SerialJobRunner {
   }
 
   #context(job: JobRequest): TaskContext {
-    const controllers = this.#controllers;
-    const log = (m: string) => this.#log(job.id, m);
-    return {
-      runId: job.runId,
-      taskId: job.taskId,
-      attempt: job.attempt,
-      get signal(): AbortSignal {
-        let c = controllers.get(job.id);
-        if (!c) controllers.set(job.id, c = new AbortController());
-        return c.signal;
-      },
-      log(message: string): void {
-        log(String(message));
-      },
-    };
+    return new JobContext(job, this.#controllers, this.#logOf);
   }
 
   #succeed(job: JobRequest, name: string, startedAt: number, out: unknown): void {
@@ -309,6 +297,41 @@ export class SerialJobRunner {
     this.#outputs = "";
     this.#errors = [];
     this.#post(msg);
+  }
+}
+
+/**
+ * The `ctx` of one attempt. A class rather than an object literal: a literal with a getter
+ * is built on V8's slow path, about 2.5 us per attempt (measured; 0.1-0.6 us as a class).
+ * `log` is an own property, so `const { log } = ctx` works; `signal` is created on first
+ * access (an AbortController per attempt would cost more than the rest).
+ */
+class JobContext implements TaskContext {
+  readonly runId: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly log: (message: string) => void;
+  readonly #id: number;
+  readonly #controllers: Map<number, AbortController>;
+
+  constructor(
+    job: JobRequest,
+    controllers: Map<number, AbortController>,
+    logOf: (id: number, message: string) => void,
+  ) {
+    const id = job.id;
+    this.runId = job.runId;
+    this.taskId = job.taskId;
+    this.attempt = job.attempt;
+    this.#id = id;
+    this.#controllers = controllers;
+    this.log = (message) => logOf(id, String(message));
+  }
+
+  get signal(): AbortSignal {
+    let c = this.#controllers.get(this.#id);
+    if (!c) this.#controllers.set(this.#id, c = new AbortController());
+    return c.signal;
   }
 }
 

@@ -30,6 +30,24 @@ Deno.test("EventLog writes every appended object as one whole line", async (t) =
       for (const l of lines) assert.equal(JSON.parse(l).big, big);
     });
 
+    await t.step("non-ASCII text and batches of every size are written exactly", async () => {
+      const file = `${dir}/utf8.jsonl`;
+      const log = new EventLog(file);
+      const want: string[] = [];
+      // Small and large batches, ASCII-only and not, in one log (the encoding buffer is
+      // reused between batches and shared between logs).
+      for (const [n, text] of [[3, "abc"], [2000, "é漢🎉"], [10, "plain"], [5000, "x"]] as const) {
+        for (let i = 0; i < n; i++) {
+          const line = JSON.stringify({ i, text: text.repeat(1 + (i % 40)) });
+          want.push(line);
+          log.appendLine(line);
+        }
+        await log.flush();
+      }
+      await log.close();
+      assert.deepEqual((await Deno.readTextFile(file)).split("\n"), [...want, ""]);
+    });
+
     await t.step("an unwritable path fails on open()", async () => {
       const file = `${dir}/plain`;
       await Deno.writeTextFile(file, "");
