@@ -16,10 +16,11 @@ const MAX_LOG_LINES = 1000;
 /** Longest log line kept, in characters. */
 const MAX_LOG_CHARS = 8192;
 /**
- * A continuation whose predecessor ran at least this long (ms) waits one turn of the
- * event loop first, so an abort sent meanwhile (a cancelled run) is seen before it starts.
+ * Continuations run back to back without a turn of the event loop for at most this long
+ * (ms); then the next one waits one turn first, so an abort sent meanwhile (a cancelled
+ * run) is seen before it starts.
  */
-const YIELD_AFTER_MS = 1;
+const YIELD_EVERY_MS = 20;
 /**
  * While a chain runs on, what ended is reported once this many attempts ended or this
  * many ms passed (the main thread writes their events and sends the next links).
@@ -69,8 +70,8 @@ export class SerialJobRunner {
   readonly #secrets = new Map<number, string[]>();
   readonly #logCount = new Map<number, number>();
   #current: Current | undefined;
-  /** When the last attempt started: a continuation after a slow one yields first. */
-  #lastStart = 0;
+  /** When the event loop last had a turn while the pump ran. */
+  #lastTurn = 0;
   /** When the last report was sent. */
   #lastReport = 0;
   /** A continuation started since the last report (see `chain` in `protocol.ts`). */
@@ -116,6 +117,7 @@ export class SerialJobRunner {
 
   async #pump(): Promise<void> {
     this.#running = true;
+    this.#lastTurn = now();
     try {
       while (this.#head < this.#queue.length) {
         const job = this.#queue[this.#head];
@@ -149,6 +151,7 @@ export class SerialJobRunner {
           this.#current = { job, name: wf.name, startedAt: now(), abandon };
           await Promise.race([pending, abandoned]);
           this.#current = undefined;
+          this.#lastTurn = now();
         }
       }
     } finally {
@@ -159,7 +162,8 @@ export class SerialJobRunner {
 
   /**
    * Before a continuation starts: reports what ended when enough did or time passed, and,
-   * after a slow predecessor, lets pending messages (aborts) in first.
+   * when the event loop had no turn for {@link YIELD_EVERY_MS}, lets pending messages
+   * (aborts) in first.
    * @returns false when it was aborted meanwhile (it is dropped, with what follows it).
    */
   #mayStart(job: JobRequest): boolean | Promise<boolean> {
@@ -167,9 +171,12 @@ export class SerialJobRunner {
     if (this.#ended.length >= 4 * CHAIN_REPORT_ENDS || t - this.#lastReport >= CHAIN_REPORT_MS) {
       this.#flush();
     }
-    if (t - this.#lastStart >= YIELD_AFTER_MS) {
+    if (t - this.#lastTurn >= YIELD_EVERY_MS) {
       this.#flush();
-      return new Promise((r) => setTimeout(r, 0)).then(() => this.#clearToStart(job));
+      return new Promise((r) => setTimeout(r, 0)).then(() => {
+        this.#lastTurn = now();
+        return this.#clearToStart(job);
+      });
     }
     return this.#clearToStart(job);
   }
@@ -206,7 +213,6 @@ export class SerialJobRunner {
   /** Runs one job; returns a promise only when the workflow is asynchronous. */
   #runOne(wf: LoadedWorkflow, job: JobRequest): Promise<void> | undefined {
     const startedAt = now();
-    this.#lastStart = startedAt;
     if (job.timeoutMs !== undefined) {
       this.#started.push({ id: job.id, at: startedAt });
       this.#flush();
