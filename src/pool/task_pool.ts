@@ -103,8 +103,9 @@ export interface TaskPool {
    * as `job`'s only upstream (`job.upstream` is ignored), without a round trip through
    * this thread. When `after` fails, times out or is cancelled, `job` never starts and
    * `handler.onDropped()` is called.
-   * @returns false when it cannot (`after` ended or is unknown, already has a
-   *   continuation, or `job` needs another kind of worker): submit it normally later.
+   * @returns false when it cannot or should not (`after` ended or is unknown, already has
+   *   a continuation, `job` needs another kind of worker, or the pool has more jobs
+   *   waiting than workers): submit it normally later.
    */
   follow?(after: Job, job: Job, handler: FollowHandler): boolean;
   /**

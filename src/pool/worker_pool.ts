@@ -203,6 +203,9 @@ export class WorkerPool implements TaskPool {
   follow(after: Job, job: Job, handler: FollowHandler): boolean {
     const a = this.#links.get(after);
     if (!a || a.done || a.next || this.#closed) return false;
+    // While more jobs wait than there are workers, the workers have other work and a
+    // round trip per link is not what holds the chain back: no continuations then.
+    if (this.#queue.length - this.#qHead > this.size) return false;
     const p = this.#pending(job, handler);
     // Only within the same worker: the same sandbox and thread or process.
     if (job.source !== after.source && specKey(this.#specFor(p)) !== specKey(this.#specFor(a))) {
@@ -256,6 +259,11 @@ export class WorkerPool implements TaskPool {
       started: false,
       done: false,
       slow: false,
+      // One shape for every pending job, links or not.
+      timer: undefined,
+      link: false,
+      after: undefined,
+      next: undefined,
     };
   }
 
@@ -656,8 +664,11 @@ export class WorkerPool implements TaskPool {
       const len = ended[k + 3];
       const p = slot.inflight.get(id);
       if (p) this.#markStarted(slot, p, ended[k + 1]);
-      for (const l of logs?.get(id) ?? []) p?.handler.onLog?.(l.message, l.at);
-      logs?.delete(id);
+      const own = logs?.get(id);
+      if (own) {
+        for (const l of own) p?.handler.onLog?.(l.message, l.at);
+        logs!.delete(id);
+      }
       this.#onResult(
         slot,
         id,
