@@ -110,9 +110,14 @@ export interface TaskPool {
   follow?(after: Job, job: Job, handler: FollowHandler): boolean;
   /**
    * Loads workflows and validates param sets against their schemas.
+   * @param options `parallelism`: how many of the tasks may run at once at most (the
+   *   widest level of their DAG), so no more workers are started for them than that.
    * @returns One info per source, in order.
    */
-  inspect(requests: { source: WorkflowSource; paramSets: JsonObject[] }[]): Promise<WorkflowInfo[]>;
+  inspect(
+    requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+    options?: { parallelism?: number },
+  ): Promise<WorkflowInfo[]>;
   /** Cancels every queued and running attempt of a run (running ones see `ctx.signal` abort). */
   cancelRun(runId: string, reason: string): void;
   /** Stops every worker. Workers stuck in a synchronous loop may outlive this (see README). */

@@ -281,12 +281,14 @@ export class WorkerPool implements TaskPool {
   /** Inspects each source in one worker and has the other workers import it too. */
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+    options?: { parallelism?: number },
   ): Promise<WorkflowInfo[]> {
     // Inspection precedes a run of these tasks: start the workers it may use meanwhile
     // (one for a single task, as for each schedule's DAG of `scheduler --once`).
     let tasks = 0;
     for (const r of requests) tasks += r.paramSets.length;
-    const want = Math.max(1, Math.min(this.size, tasks));
+    // A chain needs one worker: a second one would only compete for the cores as it starts.
+    const want = Math.max(1, Math.min(this.size, tasks, options?.parallelism ?? tasks));
     return Promise.all(requests.map((r, i) => {
       // A module is imported once per worker, so the same question gets the same answer:
       // validating 100 schedules of one DAG asks the worker once.
