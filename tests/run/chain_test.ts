@@ -224,7 +224,7 @@ Deno.test("executeDag() on a WorkerPool runs chains through continuations", asyn
     const marks = await Deno.makeTempDir();
     try {
       const cancel = new AbortController();
-      const tasks = chain(30, {}, { marks, stall_times: 1, stall_ms: 40 });
+      const tasks = chain(30, {}, { marks, stall_times: 1, stall_ms: 300 });
       const { result, events } = await run(tasks, pool, {
         signal: cancel.signal,
         onEvent: (e) => {
