@@ -99,7 +99,7 @@ Deno.test("WorkerPool.follow() sends a continuation with the job it follows", as
   });
 
   await t.step("later, on its own, when the job it follows was already sent", async () => {
-    const { fake, pool, calls, link, follow } = setup();
+    const { fake, pool, link, follow } = setup();
     const a = job("a");
     link(a);
     await turn();
@@ -112,7 +112,7 @@ Deno.test("WorkerPool.follow() sends a continuation with the job it follows", as
   });
 
   await t.step("not after the job ended, not twice, not into another kind of worker", async () => {
-    const { fake, pool, calls, link, follow } = setup();
+    const { fake, pool, link, follow } = setup();
     const a = job("a");
     link(a);
     const proc = { ...source, isolation: { process: {} } } as WorkflowSource;
