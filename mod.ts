@@ -52,6 +52,7 @@ export {
   ScheduleValidationError,
 } from "./src/schedule/mod.ts";
 export {
+  type FollowHandler,
   InlinePool,
   type Job,
   type JobOutcome,

@@ -9,11 +9,24 @@ import { redact, resolveSecrets } from "../workflows/secrets.ts";
 import type { PlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { FromWorker, JobRequest, ToWorker, WireJob } from "./protocol.ts";
+import { Continuations } from "./_continuations.ts";
 
 /** Most log lines (ctx.log and captured console output) kept per attempt. */
 const MAX_LOG_LINES = 1000;
 /** Longest log line kept, in characters. */
 const MAX_LOG_CHARS = 8192;
+/**
+ * Continuations run back to back without a turn of the event loop for at most this long
+ * (ms); then the next one waits one turn first, so an abort sent meanwhile (a cancelled
+ * run) is seen before it starts.
+ */
+const YIELD_EVERY_MS = 20;
+/**
+ * While a chain runs on, what ended is reported once this many attempts ended or this
+ * many ms passed (the main thread writes their events and sends the next links).
+ */
+const CHAIN_REPORT_ENDS = 32;
+const CHAIN_REPORT_MS = 1;
 
 /** The attempt the pump is waiting on: uncaught errors and console output belong to it. */
 interface Current {
@@ -49,6 +62,9 @@ export class SerialJobRunner {
   #ended: number[] = [];
   #outputs = "";
   #errors: PlainError[] = [];
+  /** Continuations dropped unstarted since the last report. */
+  #dropped: number[] = [];
+  readonly #chains = new Continuations();
   readonly #controllers = new Map<number, AbortController>();
   /** Secret values substituted into a job's params, hidden from everything it reports. */
   readonly #secrets = new Map<number, string[]>();
@@ -56,6 +72,12 @@ export class SerialJobRunner {
   #current: Current | undefined;
   /** `ctx.log` of every attempt calls this (one function, not one per attempt). */
   readonly #logOf = (id: number, message: string) => this.#log(id, message);
+  /** When the event loop last had a turn while the pump ran. */
+  #lastTurn = 0;
+  /** When the last report was sent. */
+  #lastReport = 0;
+  /** A continuation started since the last report (see `chain` in `protocol.ts`). */
+  #chainReport = false;
 
   /**
    * @param loader Imports and caches workflow modules.
@@ -72,11 +94,20 @@ export class SerialJobRunner {
       const sources = JSON.parse(msg.sources) as WorkflowSource[];
       for (const j of parseJobs(msg.jobs, msg.lengths, (id, err) => this.#invalid(id, err))) {
         j.source = sources[j.s];
+        if (j.link || j.after !== undefined) {
+          const fate = this.#chains.admit(j as JobRequest);
+          if (fate === "wait") continue;
+          if (fate === "drop") {
+            this.#drop([j.id]);
+            continue;
+          }
+        }
         this.#queue.push(j as JobRequest);
       }
       if (!this.#running) this.#pump();
     } else if (msg.type === "abort") {
       this.#controllers.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
+      this.#drop(this.#chains.abort(msg.id));
     } else if (msg.type === "preload") {
       this.#loader.load(msg.source).catch(() => {});
     } else if (msg.type === "inspect") {
@@ -88,6 +119,7 @@ export class SerialJobRunner {
 
   async #pump(): Promise<void> {
     this.#running = true;
+    this.#lastTurn = now();
     try {
       while (this.#head < this.#queue.length) {
         const job = this.#queue[this.#head];
@@ -95,6 +127,11 @@ export class SerialJobRunner {
         if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
           this.#queue.splice(0, this.#head);
           this.#head = 0;
+        }
+        if (job.after !== undefined) {
+          let go = this.#mayStart(job);
+          if (typeof go !== "boolean") go = await go;
+          if (!go) continue;
         }
         let wf = this.#loader.cached(job.source);
         if (!wf) {
@@ -116,12 +153,57 @@ export class SerialJobRunner {
           this.#current = { job, name: wf.name, startedAt: now(), abandon };
           await Promise.race([pending, abandoned]);
           this.#current = undefined;
+          this.#lastTurn = now();
         }
       }
     } finally {
       this.#running = false;
       this.#flush();
     }
+  }
+
+  /**
+   * Before a continuation starts: reports what ended when enough did or time passed, and,
+   * when the event loop had no turn for {@link YIELD_EVERY_MS}, lets pending messages
+   * (aborts) in first.
+   * @returns false when it was aborted meanwhile (it is dropped, with what follows it).
+   */
+  #mayStart(job: JobRequest): boolean | Promise<boolean> {
+    const t = now();
+    if (this.#ended.length >= 4 * CHAIN_REPORT_ENDS || t - this.#lastReport >= CHAIN_REPORT_MS) {
+      this.#flush();
+    }
+    if (t - this.#lastTurn >= YIELD_EVERY_MS) {
+      this.#flush();
+      return new Promise((r) => setTimeout(r, 0)).then(() => {
+        this.#lastTurn = now();
+        return this.#clearToStart(job);
+      });
+    }
+    return this.#clearToStart(job);
+  }
+
+  /** A continuation may start unless an abort for it arrived. */
+  #clearToStart(job: JobRequest): boolean {
+    if (!this.#chains.start(job.id)) {
+      this.#drop([job.id, ...this.#chains.failed(job.id)]);
+      return false;
+    }
+    this.#chainReport = true;
+    return true;
+  }
+
+  /** Reports continuations dropped unstarted. */
+  #drop(ids: number[]): void {
+    if (!ids.length) return;
+    for (const id of ids) this.#dropped.push(id);
+    this.#scheduleFlush();
+  }
+
+  /** Runs a continuation next, before anything else queued. */
+  #runNext(job: JobRequest): void {
+    if (this.#head > 0) this.#queue[--this.#head] = job;
+    else this.#queue.unshift(job);
   }
 
   /** Fails a job whose text did not parse (it embeds an upstream output that is not JSON). */
@@ -243,6 +325,10 @@ export class SerialJobRunner {
       this.#forget(job.id);
       this.#ended.push(job.id, startedAt, endedAt, outputJson!.length);
       this.#outputs += outputJson!;
+      if (job.link || job.after !== undefined) {
+        const next = this.#chains.succeeded(job, outputJson!);
+        if (next) this.#runNext(next);
+      }
       this.#afterFinish();
     }
   }
@@ -259,6 +345,7 @@ export class SerialJobRunner {
     this.#forget(id);
     this.#ended.push(id, startedAt, endedAt, -1 - this.#errors.length);
     this.#errors.push(error);
+    this.#drop(this.#chains.failed(id));
     this.#afterFinish();
   }
 
@@ -282,7 +369,9 @@ export class SerialJobRunner {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (!this.#started.length && !this.#logs.length && !this.#ended.length) return;
+    if (
+      !this.#started.length && !this.#logs.length && !this.#ended.length && !this.#dropped.length
+    ) return;
     const msg: FromWorker = {
       type: "report",
       started: this.#started,
@@ -291,6 +380,15 @@ export class SerialJobRunner {
       outputs: this.#outputs,
       errors: this.#errors,
     };
+    if (this.#dropped.length) {
+      msg.dropped = this.#dropped;
+      this.#dropped = [];
+    }
+    if (this.#chainReport) {
+      msg.chain = true;
+      this.#chainReport = false;
+    }
+    this.#lastReport = now();
     this.#started = [];
     this.#logs = [];
     this.#ended = [];

@@ -4,6 +4,7 @@
  * @module
  */
 export type {
+  FollowHandler,
   Job,
   JobHandler,
   JobHooks,

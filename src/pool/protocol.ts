@@ -34,6 +34,15 @@ export interface JobRequest {
    * contains one); the worker resolves secrets only then.
    */
   refs?: true;
+  /**
+   * A continuation: run this job only once job `after` (in the same worker) succeeded,
+   * right after it, with that job's output as its only upstream (as `<task>__<key>`).
+   * When `after` fails or is dropped, or this job is aborted first, it is dropped
+   * unstarted and reported in `dropped`.
+   */
+  after?: number;
+  /** Continuations may follow this job (`after` its id); the worker keeps its outcome briefly. */
+  link?: true;
 }
 
 /**
@@ -99,5 +108,13 @@ export type FromWorker =
     /** The output JSON texts of the successful attempts in `ended`, concatenated. */
     outputs: string;
     errors: PlainError[];
+    /** Continuations dropped unstarted (their `after` job failed or they were aborted). */
+    dropped?: number[];
+    /**
+     * Set when a continuation started since the last report: `ended` is then in the order
+     * the attempts ran (each continuation after the attempt it followed), and any attempt
+     * in `started` that is not in `ended` started after all of them.
+     */
+    chain?: true;
   }
   | { type: "inspected"; id: number; info: WorkflowInfo };

@@ -43,6 +43,16 @@ export interface JobHandler extends JobHooks {
 }
 
 /**
+ * A continuation's handler: as {@link JobHandler}, plus `onDropped` when it will not run
+ * (its predecessor did not succeed, it was aborted, or its worker went away before it
+ * started). `onStart` comes only after its predecessor's `onDone`.
+ */
+export interface FollowHandler extends JobHandler {
+  /** The continuation ended unstarted; no other callback follows. */
+  onDropped(): void;
+}
+
+/**
  * How an attempt ended. Every failure is data, never a rejection. `outputJson` is the
  * text the worker produced; `output` may be parsed from it on first access.
  */
@@ -83,10 +93,31 @@ export interface TaskPool {
    */
   submit?(job: Job, handler: JobHandler): void;
   /**
+   * Optional, with `follow`: as `submit`, for a job that continuations may follow (a link
+   * of a chain).
+   */
+  submitLink?(job: Job, handler: JobHandler): void;
+  /**
+   * Optional: a continuation. Runs `job` in the same worker right after the attempt of
+   * `after` (a job given to `submitLink` or `follow`, not ended) succeeds, with its output
+   * as `job`'s only upstream (`job.upstream` is ignored), without a round trip through
+   * this thread. When `after` fails, times out or is cancelled, `job` never starts and
+   * `handler.onDropped()` is called.
+   * @returns false when it cannot or should not (`after` ended or is unknown, already has
+   *   a continuation, `job` needs another kind of worker, or the pool has more jobs
+   *   waiting than workers): submit it normally later.
+   */
+  follow?(after: Job, job: Job, handler: FollowHandler): boolean;
+  /**
    * Loads workflows and validates param sets against their schemas.
+   * @param options `parallelism`: how many of the tasks may run at once at most (the
+   *   widest level of their DAG), so no more workers are started for them than that.
    * @returns One info per source, in order.
    */
-  inspect(requests: { source: WorkflowSource; paramSets: JsonObject[] }[]): Promise<WorkflowInfo[]>;
+  inspect(
+    requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+    options?: { parallelism?: number },
+  ): Promise<WorkflowInfo[]>;
   /** Cancels every queued and running attempt of a run (running ones see `ctx.signal` abort). */
   cancelRun(runId: string, reason: string): void;
   /** Stops every worker. Workers stuck in a synchronous loop may outlive this (see README). */

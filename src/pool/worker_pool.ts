@@ -3,7 +3,14 @@ import type { WorkflowSource } from "../workflows/registry.ts";
 import type { SandboxProfile } from "../workflows/permissions.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import type { FromWorker, WorkflowInfo } from "./protocol.ts";
-import type { Job, JobHandler, JobHooks, JobOutcome, TaskPool } from "./task_pool.ts";
+import type {
+  FollowHandler,
+  Job,
+  JobHandler,
+  JobHooks,
+  JobOutcome,
+  TaskPool,
+} from "./task_pool.ts";
 import { spawnWorker, specKey, stop, type WorkerLike, type WorkerSpec } from "./worker_spawn.ts";
 import { cancelled, OkOutcome } from "./_outcomes.ts";
 import type { MemoryLimitOptions } from "./memory_watchdog.ts";
@@ -33,6 +40,12 @@ interface Pending {
   /** Counted in its slot's `slow` when dispatched. */
   slow: boolean;
   timer?: ReturnType<typeof setTimeout>;
+  /** Chains (see `follow`): continuations may follow it. */
+  link?: boolean;
+  /** A continuation: the job it follows in the same worker. */
+  after?: Pending;
+  /** The continuation that follows it. */
+  next?: Pending;
 }
 
 /** The `jobs` message being built for one worker in one dispatch. */
@@ -132,6 +145,10 @@ export class WorkerPool implements TaskPool {
   #leaked = 0;
   #isolate?: (source: WorkflowSource) => { memoryMb?: number } | undefined;
   #memory?: ThreadMemoryGuard<Pending>;
+  /** Links of chains not ended, by job (see `follow`). */
+  #links = new Map<Job, Pending>();
+  /** Continuations to send to workers already running their predecessors. */
+  #followUps: { slot: Slot; p: Pending }[] = [];
 
   /** @param options Pool size and worker factory. */
   constructor(options: WorkerPoolOptions) {
@@ -173,7 +190,68 @@ export class WorkerPool implements TaskPool {
   }
 
   submit(job: Job, handler: JobHandler): void {
-    const p: Pending = {
+    this.#enqueue(job, handler);
+  }
+
+  submitLink(job: Job, handler: JobHandler): void {
+    const p = this.#enqueue(job, handler);
+    if (p.done) return;
+    p.link = true;
+    this.#links.set(job, p);
+  }
+
+  follow(after: Job, job: Job, handler: FollowHandler): boolean {
+    const a = this.#links.get(after);
+    if (!a || a.done || a.next || this.#closed) return false;
+    // While more jobs wait than there are workers, the workers have other work and a
+    // round trip per link is not what holds the chain back: no continuations then.
+    if (this.#queue.length - this.#qHead > this.size) return false;
+    const p = this.#pending(job, handler);
+    // Only within the same worker: the same sandbox and thread or process.
+    if (job.source !== after.source && specKey(this.#specFor(p)) !== specKey(this.#specFor(a))) {
+      return false;
+    }
+    p.link = true;
+    p.after = a;
+    a.next = p;
+    this.#links.set(job, p);
+    // Sent with its predecessor when that is still queued, else on its own now.
+    const slot = this.#slots.find((s) => s.inflight.has(a.id));
+    if (slot) {
+      slot.inflight.set(p.id, p);
+      this.#followUps.push({ slot, p });
+      this.#scheduleDispatch();
+    }
+    return true;
+  }
+
+  /** Drops the continuations from `p` on, unstarted: their handlers hear `onDropped`. */
+  #dropFrom(p: Pending | undefined): void {
+    if (p && p.after?.next === p) p.after.next = undefined;
+    for (; p && !p.done; p = p.next) {
+      p.done = true;
+      this.#links.delete(p.job);
+      for (const s of this.#slots) s.inflight.delete(p.id);
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      const h = p.handler as FollowHandler;
+      queueMicrotask(() => h.onDropped());
+    }
+  }
+
+  #enqueue(job: Job, handler: JobHandler): Pending {
+    const p = this.#pending(job, handler);
+    if (this.#closed) {
+      this.#settle(p, cancelled(`Pool is closed`));
+      return p;
+    }
+    this.#queue.push(p);
+    this.#memory?.start();
+    this.#scheduleDispatch();
+    return p;
+  }
+
+  #pending(job: Job, handler: JobHandler): Pending {
+    return {
       id: this.#nextId++,
       job,
       key: this.#keyOf(job.source),
@@ -181,14 +259,12 @@ export class WorkerPool implements TaskPool {
       started: false,
       done: false,
       slow: false,
+      // One shape for every pending job, links or not.
+      timer: undefined,
+      link: false,
+      after: undefined,
+      next: undefined,
     };
-    if (this.#closed) {
-      this.#settle(p, cancelled(`Pool is closed`));
-      return;
-    }
-    this.#queue.push(p);
-    this.#memory?.start();
-    this.#scheduleDispatch();
   }
 
   /** Speed and escalation key of a workflow: its sandbox and where it lives. */
@@ -205,12 +281,14 @@ export class WorkerPool implements TaskPool {
   /** Inspects each source in one worker and has the other workers import it too. */
   inspect(
     requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+    options?: { parallelism?: number },
   ): Promise<WorkflowInfo[]> {
     // Inspection precedes a run of these tasks: start the workers it may use meanwhile
     // (one for a single task, as for each schedule's DAG of `scheduler --once`).
     let tasks = 0;
     for (const r of requests) tasks += r.paramSets.length;
-    const want = Math.max(1, Math.min(this.size, tasks));
+    // A chain needs one worker: a second one would only compete for the cores as it starts.
+    const want = Math.max(1, Math.min(this.size, tasks, options?.parallelism ?? tasks));
     return Promise.all(requests.map((r, i) => {
       // A module is imported once per worker, so the same question gets the same answer:
       // validating 100 schedules of one DAG asks the worker once.
@@ -281,7 +359,7 @@ export class WorkerPool implements TaskPool {
     for (const s of this.#slots) {
       if (!s.worker || s.spec.process) continue;
       for (const p of s.inflight.values()) {
-        if (p.done) continue;
+        if (p.done || (p.after && !p.started)) continue;
         suspects.push(p);
         break;
       }
@@ -439,6 +517,7 @@ export class WorkerPool implements TaskPool {
     this.#dispatchScheduled = false;
     if (this.#closed) return;
     const batches = new Map<Slot, Batch>();
+    if (this.#followUps.length) this.#batchFollowUps(batches);
     while (this.#qHead < this.#queue.length) {
       const p = this.#queue[this.#qHead];
       if (p.done) {
@@ -454,6 +533,10 @@ export class WorkerPool implements TaskPool {
       let batch = batches.get(slot);
       if (!batch) batches.set(slot, batch = { index: new Map(), sources: [], jobs: [] });
       batch.jobs.push(this.#jobJson(p, batch));
+      for (let c = p.next; c && !c.done; c = c.next) {
+        slot.inflight.set(c.id, c);
+        batch.jobs.push(this.#jobJson(c, batch));
+      }
     }
     if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#qHead);
@@ -469,6 +552,17 @@ export class WorkerPool implements TaskPool {
         lengths,
       });
     }
+  }
+
+  /** Adds continuations of jobs already sent to their workers' batches. */
+  #batchFollowUps(batches: Map<Slot, Batch>): void {
+    for (const { slot, p } of this.#followUps) {
+      if (p.done || !slot.inflight.has(p.id)) continue;
+      let batch = batches.get(slot);
+      if (!batch) batches.set(slot, batch = { index: new Map(), sources: [], jobs: [] });
+      batch.jobs.push(this.#jobJson(p, batch));
+    }
+    this.#followUps = [];
   }
 
   /**
@@ -511,6 +605,7 @@ export class WorkerPool implements TaskPool {
       refs ||= run.includes("${env:");
     }
     if (j.timeoutMs !== undefined) text += `,"timeoutMs":${JSON.stringify(j.timeoutMs)}`;
+    if (p.link) text += p.after ? `,"after":${p.after.id}` : `,"link":true`;
     return refs ? text + `,"refs":true}` : text + "}";
   }
 
@@ -529,6 +624,7 @@ export class WorkerPool implements TaskPool {
       this.#inspections.delete(msg.id);
       return;
     }
+    if (msg.chain) return this.#onChainReport(slot, msg);
     for (const s of msg.started) {
       const p = slot.inflight.get(s.id);
       if (p) this.#markStarted(slot, p, s.at);
@@ -552,6 +648,43 @@ export class WorkerPool implements TaskPool {
       }
       this.#onResult(slot, ended[k], outcome);
     }
+    if (msg.dropped) { for (const id of msg.dropped) this.#dropFrom(slot.inflight.get(id)); }
+    this.#scheduleDispatch();
+  }
+
+  /**
+   * A report in which continuations ran: each attempt in `ended` in the order it ran
+   * (start, log lines, end), so a link's end reaches its handler before the next link's
+   * start; then what started and has not ended, and its log lines.
+   */
+  #onChainReport(slot: Slot, msg: Extract<FromWorker, { type: "report" }>): void {
+    const { ended, outputs } = msg;
+    const logs = msg.logs.length ? Map.groupBy(msg.logs, (l) => l.id) : undefined;
+    let off = 0;
+    for (let k = 0; k < ended.length; k += 4) {
+      const id = ended[k];
+      const len = ended[k + 3];
+      const p = slot.inflight.get(id);
+      if (p) this.#markStarted(slot, p, ended[k + 1]);
+      const own = logs?.get(id);
+      if (own) {
+        for (const l of own) p?.handler.onLog?.(l.message, l.at);
+        logs!.delete(id);
+      }
+      this.#onResult(
+        slot,
+        id,
+        endedOutcome(msg, k, len >= 0 ? outputs.slice(off, off += len) : ""),
+      );
+    }
+    for (const s of msg.started) {
+      const p = slot.inflight.get(s.id);
+      if (p) this.#markStarted(slot, p, s.at);
+    }
+    for (const l of logs?.values() ?? []) {
+      for (const x of l) slot.inflight.get(x.id)?.handler.onLog?.(x.message, x.at);
+    }
+    if (msg.dropped) { for (const id of msg.dropped) this.#dropFrom(slot.inflight.get(id)); }
     this.#scheduleDispatch();
   }
 
@@ -575,7 +708,15 @@ export class WorkerPool implements TaskPool {
     // Called from a worker's message, so the handler may run at once.
     p.done = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
+    if (p.link) this.#linkEnded(p, outcome.ok);
     p.handler.onDone(outcome);
+  }
+
+  /** A link ended: it leaves the chain table; its continuations are dropped unless it succeeded. */
+  #linkEnded(p: Pending, ok: boolean): void {
+    this.#links.delete(p.job);
+    if (p.after) p.after.next = undefined;
+    if (!ok) this.#dropFrom(p.next);
   }
 
   #onTimeout(slot: Slot, p: Pending): void {
@@ -612,7 +753,11 @@ export class WorkerPool implements TaskPool {
 
   /** Swaps a slot's worker for a new one and requeues the jobs that had not started. */
   #replace(slot: Slot): void {
+    // Continuations never go back to the queue: without their predecessor's output in
+    // their worker they cannot run; their handlers hear onDropped.
+    for (const p of slot.inflight.values()) if (p.after && !p.done) this.#dropFrom(p);
     const requeue = [...slot.inflight.values()].filter((p) => !p.done);
+    for (const p of requeue) p.next = undefined;
     slot.inflight.clear();
     slot.slow = 0;
     stop(slot.worker);
@@ -628,8 +773,26 @@ export class WorkerPool implements TaskPool {
   /** Ends a job; its handler runs in a microtask (callers may be inside the executor). */
   #settle(p: Pending, outcome: JobOutcome): void {
     if (p.done) return;
+    if (p.after && !p.started) return this.#dropFrom(p);
     p.done = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
     queueMicrotask(() => p.handler.onDone(outcome));
+    if (p.link) this.#linkEnded(p, false);
   }
+}
+
+/**
+ * The outcome of the attempt at `ended[k]` of a report.
+ * @param outputJson Its output text (ok attempts).
+ */
+function endedOutcome(
+  msg: Extract<FromWorker, { type: "report" }>,
+  k: number,
+  outputJson: string,
+): JobOutcome {
+  const { ended, errors } = msg;
+  const len = ended[k + 3];
+  if (len >= 0) return new OkOutcome(outputJson, ended[k + 1], ended[k + 2]);
+  const error = errors[-1 - len] ?? { name: "Error", message: "unknown error" };
+  return { ok: false, error, startedAt: ended[k + 1], endedAt: ended[k + 2] };
 }

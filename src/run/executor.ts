@@ -9,6 +9,7 @@ import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import { nextDelay } from "./backoff.ts";
 import type { EventSink, RunResult, TaskResult } from "./types.ts";
+import { type ChainHost, Chains } from "./_continuation.ts";
 
 /** Everything one execution needs. Sources are resolved and validated beforehand. */
 export interface ExecuteOptions {
@@ -58,7 +59,7 @@ export function executeDag(options: ExecuteOptions): Promise<RunResult> {
   return new Execution(options).start();
 }
 
-class Execution {
+class Execution implements ChainHost {
   readonly o: ExecuteOptions;
   readonly n: number;
   readonly state: Uint8Array;
@@ -84,6 +85,8 @@ class Execution {
   readonly startJson: (string | undefined)[];
   readonly startedAt: Date;
   readonly abort = new AbortController();
+  /** Chain continuations, when the pool runs them (see `_continuation.ts`). */
+  readonly chains: Chains | undefined;
   decided = 0;
   counts = { success: 0, failed: 0, skipped: 0 };
   resolve!: (r: RunResult) => void;
@@ -106,6 +109,7 @@ class Execution {
     this.idJson = new Array(this.n);
     this.startJson = new Array(this.n);
     this.startedAt = o.clock.now();
+    if (o.pool.follow && o.pool.submitLink) this.chains = new Chains(this, o.plan, o.pool);
   }
 
   start(): Promise<RunResult> {
@@ -155,15 +159,26 @@ class Execution {
   }
 
   launch(i: number): void {
-    if (this.abort.signal.aborted) return;
+    if (this.abort.signal.aborted || this.chains?.carried(i)) return;
     const { o } = this;
-    const task = o.dag.tasks[i];
     const attempt = ++this.attempts[i];
     this.state[i] = S.Running;
     const deps = o.plan.dependsOn[i];
     const upstream = new Array<UpstreamOutput>(deps.length);
     for (let k = 0; k < deps.length; k++) upstream[k] = this.upstreamEntry[deps[k]]!;
-    const job: Job = {
+    const job = this.job(i, attempt, upstream);
+    const handler = new TaskHandler(this, i, attempt);
+    if (this.chains?.submit(i, job, handler)) return;
+    // The callback form saves a promise and a reaction per attempt.
+    if (o.pool.submit) o.pool.submit(job, handler);
+    else o.pool.run(job, handler).then((outcome) => handler.onDone(outcome));
+  }
+
+  /** The job of one attempt; a continuation's upstream is filled in by its worker. */
+  job(i: number, attempt: number, upstream?: UpstreamOutput[]): Job {
+    const { o } = this;
+    const task = o.dag.tasks[i];
+    return {
       source: o.sources[i],
       params: task.params,
       upstream,
@@ -173,10 +188,26 @@ class Execution {
       attempt,
       timeoutMs: task.timeoutS !== undefined ? task.timeoutS * 1000 : undefined,
     };
-    const handler = new TaskHandler(this, i, attempt);
-    // The callback form saves a promise and a reaction per attempt.
-    if (o.pool.submit) o.pool.submit(job, handler);
-    else o.pool.run(job, handler).then((outcome) => handler.onDone(outcome));
+  }
+
+  isPending(i: number): boolean {
+    return this.state[i] === S.Pending && !this.abort.signal.aborted;
+  }
+
+  isReady(i: number): boolean {
+    return this.waiting[i] === 0 && this.isPending(i);
+  }
+
+  carriedStarted(i: number, attempt: number, at: number): boolean {
+    if (!this.isReady(i)) return false;
+    this.state[i] = S.Running;
+    this.attempts[i] = attempt;
+    this.taskStarted(i, attempt, at);
+    return true;
+  }
+
+  log(i: number, attempt: number, message: string, at: number): void {
+    this.emit(at, { event: "task_log", task_id: this.o.plan.ids[i], attempt, message });
   }
 
   /** `"<task id>"` as JSON. */
@@ -424,12 +455,7 @@ class TaskHandler implements JobHandler {
   }
 
   onLog(message: string, at: number): void {
-    this.#run.emit(at, {
-      event: "task_log",
-      task_id: this.#run.o.plan.ids[this.#i],
-      attempt: this.#attempt,
-      message,
-    });
+    this.#run.log(this.#i, this.#attempt, message, at);
   }
 }
 

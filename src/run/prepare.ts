@@ -43,10 +43,21 @@ export async function prepareRun(
     else byRef.set(t.workflowRef, [i]);
   });
   const groups = [...byRef.values()];
-  const infos = await deps.pool.inspect(groups.map((idx) => ({
-    source: sources[idx[0]],
-    paramSets: idx.map((i) => ({ ...dag.tasks[i].params })),
-  })));
+  // The widest level bounds how many tasks run at once (one for a chain).
+  const width = new Map<number, number>();
+  let parallelism = 0;
+  for (const l of plan.level) {
+    const w = (width.get(l) ?? 0) + 1;
+    width.set(l, w);
+    if (w > parallelism) parallelism = w;
+  }
+  const infos = await deps.pool.inspect(
+    groups.map((idx) => ({
+      source: sources[idx[0]],
+      paramSets: idx.map((i) => ({ ...dag.tasks[i].params })),
+    })),
+    { parallelism },
+  );
   const problems: { taskId: string; message: string }[] = [];
   infos.forEach((info, g) => {
     if (info.error) {
