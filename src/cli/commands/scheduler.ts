@@ -17,6 +17,8 @@ import { onceSetup, takeQuickRead } from "./_scheduler_quiet.ts";
 import { schedulerReaper } from "./_scheduler_reaper.ts";
 import { stoppedChild, SUPERVISOR_ENV, watchSupervisor } from "./_supervisor.ts";
 import { continueMemoryStoppedRuns } from "../../run/continue.ts";
+import { InspectionCache } from "../../workflows/inspection_cache.ts";
+import { VERSION } from "../version.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -79,8 +81,13 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     (takeQuickRead(quiet, now) ?? await readNextDue(quiet, now).catch(() => null));
   const snapshot = index?.snapshot ?? (quiet && await snapshotSetup(quiet).catch(() => null));
   const known = index?.known ?? null;
+  // What inspecting the plugins found, kept beside the state store: a due run from the
+  // index starts without waiting for a worker to inspect its workflows first.
+  const inspected = quiet
+    ? await InspectionCache.load(`${ctx.config.paths.statePath}.inspected.json`, VERSION)
+    : undefined;
   const { schedules, dagNames } = known ??
-    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler");
+    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler", inspected);
   const deps = await runDeps(ctx);
   const { backend, events, pool } = deps;
   await events.open();
@@ -103,7 +110,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
     // A DAG kept parsed by the index needs no YAML parser (nor its import).
     const dag = known && await parsedDag(known, run.dagPath);
-    const prepared = await prepareRun(dag || run.dagPath, { registry, pool });
+    const prepared = await prepareRun(dag || run.dagPath, { registry, pool, inspected });
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -192,6 +199,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
   } finally {
     removeSignals();
+    await inspected?.save();
     await reaper?.stop();
     await election?.stop();
   }
