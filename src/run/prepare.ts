@@ -5,7 +5,7 @@ import type { WorkflowInfo } from "../pool/protocol.ts";
 import type { JsonObject } from "../workflows/types.ts";
 import { ParamsInvalidError, WorkflowLoadError } from "../workflows/errors.ts";
 import type { WorkflowRegistry, WorkflowSource } from "../workflows/registry.ts";
-import { sandboxProfile } from "../workflows/permissions.ts";
+import { sandboxProfile } from "../workflows/sandbox.ts";
 import type { InspectionCache } from "../workflows/inspection_cache.ts";
 
 /** A DAG that passed every check and is ready to execute or to print as a plan. */

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  explainDenial,
-  parsePermissions,
-  sandboxProfile,
-} from "../../src/workflows/permissions.ts";
+import { explainDenial, parsePermissions } from "../../src/workflows/permissions.ts";
+import { sandboxProfile } from "../../src/workflows/sandbox.ts";
 
 Deno.test("sandboxProfile() resolves paths, adds base reads and keys equal declarations alike", () => {
   const a = sandboxProfile({ read: ["data"], env: ["B", "A"] }, {
