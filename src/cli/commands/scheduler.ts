@@ -19,6 +19,7 @@ import { stoppedChild, SUPERVISOR_ENV, watchSupervisor } from "./_supervisor.ts"
 import { continueMemoryStoppedRuns } from "../../run/continue.ts";
 import { InspectionCache } from "../../workflows/inspection_cache.ts";
 import { VERSION } from "../version.ts";
+import { traceStep } from "../startup_trace.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -88,10 +89,12 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     : undefined;
   const { schedules, dagNames } = known ??
     await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler", inspected);
+  traceStep(known ? "schedules taken from the next-due index" : "schedules loaded");
   const deps = await runDeps(ctx);
   const { backend, events, pool } = deps;
   await events.open();
   const registry = await ctx.registry();
+  traceStep("store opened, workflows scanned");
   const notice = (line: string) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`);
   const distributed = isDistributed(ctx, false, "scheduler");
   const launch: LaunchRun = async (run, signal) => {
@@ -110,7 +113,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
     // A DAG kept parsed by the index needs no YAML parser (nor its import).
     const dag = known && await parsedDag(known, run.dagPath);
+    traceStep(`run ${run.runId} launched`);
     const prepared = await prepareRun(dag || run.dagPath, { registry, pool, inspected });
+    traceStep(`run ${run.runId} prepared`);
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -120,6 +125,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       signal,
       lock: run.lock,
     });
+    traceStep(`run ${run.runId} ${result.status}`);
     return result.status;
   };
   const election = values.serve ? await electLeader(backend, notice) : null;
@@ -144,6 +150,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   });
   /** Records this tick in the next-due index (only a cache: a failure is ignored). */
   const recordIndex = async (report: TickReport) => {
+    traceStep(`tick decided: ${report.enqueued.length} enqueued`);
     if (!quiet || !snapshot) return;
     try {
       const fires = knownAfterTick(schedules, report.at, known?.fires);
