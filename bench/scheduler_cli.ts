@@ -8,7 +8,8 @@
  * a fresh state store every run (no index; the due schedule fires every time). "One due"
  * is the minute after a recorded tick, as cron sees it: a fresh state store holding only
  * the next-due index that a full tick of the same schedules wrote in an earlier minute
- * (so the index's schedules and DAG are used; the due schedule fires every time). The
+ * and the inspection cache beside it (so the index's schedules and DAG, and what inspecting
+ * the plugin found, are used; the due schedule fires every time). The
  * suite waits, once, for the minute after that tick (at most a minute; not in `--smoke`,
  * where a run in the tick's own minute plans all 101 schedules, still from the index).
  * @module
@@ -73,11 +74,12 @@ export async function measureSchedulerOnce(
   const kept = `${dir}/sched-state-kept`;
   const recorded = `${dir}/sched-state-recorded`;
   const index = `${recorded}/state.jsonl.next_due.json`;
+  const inspected = `${recorded}/state.jsonl.inspected.json`;
   const cases = {
     importsMs: () => wall(["run", "-A", "--quiet", "--config", CONFIG, FLOOR], dir),
     noneDueMs: () => scheduler(none, dir, false, { stateDir: kept }),
     noneDueFullMs: () => scheduler(none, dir, false),
-    oneDueMs: () => scheduler(one, dir, true, { index }),
+    oneDueMs: () => scheduler(one, dir, true, { index, inspected }),
     oneDueFullMs: () => scheduler(one, dir, true),
   };
   // The first tick creates the state file, the second records an index that holds.
@@ -112,14 +114,15 @@ export async function measureSchedulerOnce(
 
 /**
  * One `scheduler --once` process, timed.
- * @param options `stateDir` to keep (default a fresh one, removed after), `index` to
- *   copy into the fresh one before the run (not timed).
+ * @param options `stateDir` to keep (default a fresh one, removed after), `index` and
+ *   `inspected` (the next-due index and the inspection cache) to copy into the fresh one
+ *   before the run (not timed).
  */
 async function scheduler(
   schedules: string,
   dir: string,
   due: boolean,
-  options: { stateDir?: string; index?: string } = {},
+  options: { stateDir?: string; index?: string; inspected?: string } = {},
 ): Promise<number> {
   const run = crypto.randomUUID();
   const events = `${dir}/sched-events-${run}.jsonl`;
@@ -128,6 +131,9 @@ async function scheduler(
   if (options.index) {
     await Deno.mkdir(state, { recursive: true });
     await Deno.copyFile(options.index, `${state}/state.jsonl.next_due.json`);
+  }
+  if (options.inspected) {
+    await Deno.copyFile(options.inspected, `${state}/state.jsonl.inspected.json`);
   }
   const ms = await wall(
     ["run", "-A", "--quiet", "--config", CONFIG, MAIN, "scheduler", "--dir", schedules, "--once"],

@@ -9,7 +9,7 @@ import { parseStoreConfig, type StoreConfig } from "../store/postgres/config.ts"
 import type { EventLogLike, Store } from "../store/store.ts";
 import { BUILTIN_WORKFLOWS } from "../workflows/builtin.gen.ts";
 import { type SandboxOptions, WorkflowRegistry } from "../workflows/registry.ts";
-import { baseReadRoots, sandboxProfile } from "../workflows/permissions.ts";
+import { baseReadRoots, sandboxProfile } from "../workflows/sandbox.ts";
 import type { CliIo } from "./io.ts";
 
 /**

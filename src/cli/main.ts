@@ -4,6 +4,7 @@ import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
 import { VERSION } from "./version.ts";
+import { configureStartupTrace, traceStep } from "./startup_trace.ts";
 
 export { VERSION };
 
@@ -153,6 +154,8 @@ export async function runCli(
 ): Promise<number> {
   let ctx: AppContext | undefined;
   let failure: unknown;
+  configureStartupTrace(io);
+  traceStep("cli started");
   try {
     let store: string | undefined;
     if (args[0] === "--store" || args[0]?.startsWith("--store=")) {
@@ -180,10 +183,13 @@ export async function runCli(
     }
     const quick = await cmd.quick?.();
     const early = quick ? await quick(io, rest, store) : null;
+    if (quick) traceStep(early === null ? "quick path gave up" : "quick path answered");
     if (early !== null) return early;
     const { AppContext } = await import("./context.ts");
     ctx = new AppContext(io, { ...options, store, command: name });
-    return await (await cmd.load())(ctx, rest);
+    const command = await cmd.load();
+    traceStep(`command "${name}" loaded`);
+    return await command(ctx, rest);
   } catch (err) {
     failure = err;
     return report(io, err);

@@ -1,8 +1,8 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { toPlainError } from "../lib/errors.ts";
 import type { WorkflowSource } from "../workflows/registry.ts";
 import type { JsonObject, TaskContext } from "../workflows/types.ts";
-import { type WorkflowPermissions, WorkflowPermissionsSchema } from "../workflows/permissions.ts";
+import { parsePermissions, type WorkflowPermissions } from "../workflows/permissions.ts";
 import type { WorkflowInfo } from "./protocol.ts";
 
 /** A workflow module after import and shape checks. */
@@ -68,7 +68,7 @@ export class WorkflowLoader {
       let paramsSchema: unknown;
       try {
         paramsSchema = wf.schema
-          ? z.toJSONSchema(wf.schema, { unrepresentable: "any" })
+          ? (await zod()).toJSONSchema(wf.schema, { unrepresentable: "any" })
           : undefined;
       } catch {
         paramsSchema = undefined;
@@ -108,18 +108,14 @@ export class WorkflowLoader {
       );
     }
     let schema: z.ZodType | undefined;
-    if (typeof def.params === "function") schema = (def.params as (zod: typeof z) => z.ZodType)(z);
-    else if (def.params !== undefined) schema = def.params as z.ZodType;
+    if (typeof def.params === "function") {
+      schema = (def.params as (zod: typeof z) => z.ZodType)(await zod());
+    } else if (def.params !== undefined) schema = def.params as z.ZodType;
     if (schema !== undefined && typeof (schema as z.ZodType).safeParse !== "function") {
       throw loadError(source.name, where, "params must be a zod schema or (z) => schema");
     }
-    const perms = WorkflowPermissionsSchema.safeParse(def.permissions ?? {});
-    if (!perms.success) {
-      const why = perms.error.issues.map((i) =>
-        `${["permissions", ...i.path].join(".")}: ${i.message}`
-      );
-      throw loadError(source.name, where, why.join("; "));
-    }
+    const perms = parsePermissions(def.permissions);
+    if (!perms.ok) throw loadError(source.name, where, perms.issues.join("; "));
     if (def.isolation !== undefined && def.isolation !== "thread" && def.isolation !== "process") {
       throw loadError(source.name, where, 'isolation must be "thread" or "process"');
     }
@@ -132,13 +128,21 @@ export class WorkflowLoader {
       name: source.name,
       description: typeof def.description === "string" ? def.description : undefined,
       schema,
-      permissions: perms.data,
+      permissions: perms.permissions,
       isolation: def.isolation === "process" || mem !== undefined
         ? { process: { memoryMb: mem as number | undefined } }
         : undefined,
       run: (params, ctx) => run.call(def, params, ctx),
     };
   }
+}
+
+/**
+ * zod, imported on first need: only workflows with a params schema need it, and a worker
+ * that runs the others starts without it (about 15 ms less per worker).
+ */
+function zod(): Promise<typeof z> {
+  return import("zod").then((m) => m.z);
 }
 
 function key(source: WorkflowSource): string {

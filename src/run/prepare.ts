@@ -1,9 +1,12 @@
 import type { Dag } from "../dag/types.ts";
 import { buildPlan, type Plan } from "../plan/build_plan.ts";
 import type { TaskPool } from "../pool/task_pool.ts";
+import type { WorkflowInfo } from "../pool/protocol.ts";
+import type { JsonObject } from "../workflows/types.ts";
 import { ParamsInvalidError, WorkflowLoadError } from "../workflows/errors.ts";
 import type { WorkflowRegistry, WorkflowSource } from "../workflows/registry.ts";
-import { sandboxProfile } from "../workflows/permissions.ts";
+import { sandboxProfile } from "../workflows/sandbox.ts";
+import type { InspectionCache } from "../workflows/inspection_cache.ts";
 
 /** A DAG that passed every check and is ready to execute or to print as a plan. */
 export interface PreparedRun {
@@ -18,7 +21,9 @@ export interface PreparedRun {
  * own params against its workflow's schema. Live runs and dry-runs share exactly this path;
  * it runs no task and writes nothing.
  * @param dagPath Path of the DAG file.
- * @param deps The registry to resolve workflows and a pool to inspect them in.
+ * @param deps The registry to resolve workflows and a pool to inspect them in; with
+ *   `inspected`, what earlier inspections of the same plugin files and params found is
+ *   taken from there instead of a worker, and new findings are added to it.
  * @returns The prepared run.
  * @throws {DagValidationError} When the file is invalid.
  * @throws {CycleDetectedError} When depends_on edges form a cycle.
@@ -28,7 +33,7 @@ export interface PreparedRun {
  */
 export async function prepareRun(
   dagPath: string | Dag,
-  deps: { registry: WorkflowRegistry; pool: TaskPool },
+  deps: { registry: WorkflowRegistry; pool: TaskPool; inspected?: InspectionCache },
 ): Promise<PreparedRun> {
   // The loader (and the YAML parser behind it) is imported only when a path is given.
   const dag = typeof dagPath === "string"
@@ -51,11 +56,12 @@ export async function prepareRun(
     width.set(l, w);
     if (w > parallelism) parallelism = w;
   }
-  const infos = await deps.pool.inspect(
+  const infos = await inspect(
     groups.map((idx) => ({
       source: sources[idx[0]],
       paramSets: idx.map((i) => ({ ...dag.tasks[i].params })),
     })),
+    deps,
     { parallelism },
   );
   const problems: { taskId: string; message: string }[] = [];
@@ -84,4 +90,25 @@ export async function prepareRun(
     for (const i of groups[g]) sources[i] = source;
   });
   return { dag, plan, sources };
+}
+
+/** Inspects in the pool what the cache (if any) does not know, and remembers the rest. */
+async function inspect(
+  requests: { source: WorkflowSource; paramSets: JsonObject[] }[],
+  deps: { registry: WorkflowRegistry; pool: TaskPool; inspected?: InspectionCache },
+  options: { parallelism?: number },
+): Promise<WorkflowInfo[]> {
+  const { registry, pool, inspected } = deps;
+  if (!inspected) return pool.inspect(requests, options);
+  const infos = requests.map((r) => inspected.get(registry, r.source, r.paramSets));
+  const missing = requests.filter((_, i) => !infos[i]);
+  if (missing.length === 0) return infos as WorkflowInfo[];
+  const asked = await pool.inspect(missing, options);
+  let k = 0;
+  return requests.map((r, i) => {
+    if (infos[i]) return infos[i];
+    const info = asked[k++];
+    inspected.remember(registry, r.source, r.paramSets, info);
+    return info;
+  });
 }

@@ -41,16 +41,23 @@ const EXT_RANK: Record<string, number> = { ts: 0, mts: 1, js: 2, mjs: 3 };
  */
 export class WorkflowRegistry {
   readonly #sources: ReadonlyMap<string, WorkflowSource>;
+  readonly #identities: ReadonlyMap<string, string>;
   /** When set, every workflow runs in a worker limited to its declared permissions. */
   readonly sandbox?: SandboxOptions;
 
   /**
    * @param sources Sources by workflow name.
    * @param sandbox Sandbox settings; absent means workers inherit the process's permissions.
+   * @param identities Identity of each plugin file as scanned (see {@link fileIdentity}).
    */
-  constructor(sources: ReadonlyMap<string, WorkflowSource>, sandbox?: SandboxOptions) {
+  constructor(
+    sources: ReadonlyMap<string, WorkflowSource>,
+    sandbox?: SandboxOptions,
+    identities: ReadonlyMap<string, string> = new Map(),
+  ) {
     this.#sources = sources;
     this.sandbox = sandbox;
+    this.#identities = identities;
   }
 
   /**
@@ -66,7 +73,7 @@ export class WorkflowRegistry {
     builtins: Iterable<string>,
     options: { sandbox?: SandboxOptions } = {},
   ): Promise<WorkflowRegistry> {
-    const found = new Map<string, { source: WorkflowSource; rank: number }>();
+    const found = new Map<string, { source: WorkflowSource; rank: number; identity: string }>();
     let entries: Deno.DirEntry[] = [];
     try {
       entries = await Array.fromAsync(Deno.readDir(dir));
@@ -84,13 +91,15 @@ export class WorkflowRegistry {
       if (prev && prev.rank <= rank) return;
       const version = stat.mtime?.getTime() ?? 0;
       const url = `${pathToFileURL(path).href}?v=${version}`;
-      found.set(m[1], { source: { kind: "file", name: m[1], path, url }, rank });
+      const identity = JSON.stringify([path, version, stat.size, stat.ino ?? null]);
+      found.set(m[1], { source: { kind: "file", name: m[1], path, url }, rank, identity });
     }));
     const sources = new Map<string, WorkflowSource>();
     for (const name of builtins) sources.set(name, { kind: "builtin", name });
     for (const [name, f] of found) sources.set(name, f.source);
-    const sorted = new Map([...sources].sort((a, b) => a[0].localeCompare(b[0])));
-    return new WorkflowRegistry(sorted, options.sandbox);
+    const sorted = new Map([...sources].sort((a, b) => compareNames(a[0], b[0])));
+    const identities = new Map([...found].map(([name, f]) => [name, f.identity]));
+    return new WorkflowRegistry(sorted, options.sandbox, identities);
   }
 
   /** @returns Every workflow name, sorted. */
@@ -104,6 +113,19 @@ export class WorkflowRegistry {
   }
 
   /**
+   * What a plugin file was when the registry scanned it: its path, mtime, size and inode,
+   * so that a cache of what inspecting it found holds only while the file is unchanged.
+   * @param source A source of this registry.
+   * @returns The identity, or `undefined` for a built-in or a source not scanned here.
+   */
+  fileIdentity(source: WorkflowSource): string | undefined {
+    if (source.kind !== "file") return undefined;
+    const scanned = this.#sources.get(source.name);
+    if (scanned?.kind !== "file" || scanned.url !== source.url) return undefined;
+    return this.#identities.get(source.name);
+  }
+
+  /**
    * @param ref A workflow_ref.
    * @returns Its source.
    * @throws {UnknownWorkflowError} With the available names and a did-you-mean.
@@ -113,4 +135,33 @@ export class WorkflowRegistry {
     if (!source) throw new UnknownWorkflowError(ref, this.names(), suggest(ref, this.names()));
     return source;
   }
+}
+
+/**
+ * Orders workflow names as `localeCompare` does in the root locale for the characters
+ * names may use (`A-Z a-z 0-9 _ -`): `_` before `-` before digits before letters, letters
+ * case-insensitively, and at equal letters lowercase first. Without `Intl`, whose collator
+ * takes about 10 ms to set up on a process's first use. Pure.
+ * @param a A name.
+ * @param b Another name.
+ * @returns Negative when `a` sorts first, positive when `b` does, 0 when equal.
+ */
+export function compareNames(a: string, b: string): number {
+  const primary = compareCodeUnits(primaryKey(a), primaryKey(b));
+  return primary || compareCodeUnits(swapCase(a), swapCase(b));
+}
+
+function primaryKey(name: string): string {
+  return name.toLowerCase().replaceAll("_", "\x01").replaceAll("-", "\x02");
+}
+
+function swapCase(name: string): string {
+  return name.replace(
+    /[A-Za-z]/g,
+    (c) => c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase(),
+  );
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

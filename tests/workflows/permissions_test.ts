@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { explainDenial, sandboxProfile } from "../../src/workflows/permissions.ts";
+import { explainDenial, parsePermissions } from "../../src/workflows/permissions.ts";
+import { sandboxProfile } from "../../src/workflows/sandbox.ts";
 
 Deno.test("sandboxProfile() resolves paths, adds base reads and keys equal declarations alike", () => {
   const a = sandboxProfile({ read: ["data"], env: ["B", "A"] }, {
@@ -35,4 +36,34 @@ Deno.test("explainDenial() names the permission to declare", () => {
     'Workflow "fetcher" needs net access to "example.com:443": declare it in permissions.net',
   );
   assert.equal(explainDenial("w", "boom"), "boom");
+});
+
+Deno.test("parsePermissions() accepts declarations and names every problem by its path", async (t) => {
+  await t.step("absent or null: no permissions", () => {
+    assert.deepEqual(parsePermissions(undefined), { ok: true, permissions: {} });
+    assert.deepEqual(parsePermissions(null), { ok: true, permissions: {} });
+  });
+  await t.step("lists of non-empty strings", () => {
+    assert.deepEqual(parsePermissions({ read: ["./data"], net: ["example.com:443"], env: [] }), {
+      ok: true,
+      permissions: { read: ["./data"], net: ["example.com:443"], env: [] },
+    });
+  });
+  const cases: [unknown, string[]][] = [
+    ["all", ["permissions: expected an object"]],
+    [["read"], ["permissions: expected an object"]],
+    [{ read: "./data" }, ["permissions.read: expected a list of strings"]],
+    [{ write: ["", 3] }, [
+      "permissions.write.0: expected a non-empty string",
+      "permissions.write.1: expected a non-empty string",
+    ]],
+    [{ ffi: ["x"], sys: ["hostname"] }, [
+      'permissions: unknown key "ffi" (expected read, write, net, env, run, sys)',
+    ]],
+  ];
+  for (const [declared, issues] of cases) {
+    await t.step(`rejects ${JSON.stringify(declared)}`, () => {
+      assert.deepEqual(parsePermissions(declared), { ok: false, issues });
+    });
+  }
 });

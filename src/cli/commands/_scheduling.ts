@@ -7,6 +7,7 @@ import type { Schedule } from "../../schedule/schema.ts";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import type { InspectionCache } from "../../workflows/inspection_cache.ts";
 
 /**
  * What a run needs of the context besides the DAG: pool, event log, state store and
@@ -37,6 +38,7 @@ export async function runDeps(
  * @param ctx The app context.
  * @param dir The `--dir` value.
  * @param command The command, for usage errors.
+ * @param inspected Remembers what inspecting the workflows found (see `prepareRun`).
  * @returns The schedules and each schedule's DAG name.
  * @throws {UsageError} When `dir` is missing.
  * @throws {ScheduleValidationError} When a schedule or its DAG is invalid.
@@ -45,6 +47,7 @@ export async function loadValidSchedules(
   ctx: AppContext,
   dir: string | undefined,
   command: string,
+  inspected?: InspectionCache,
 ): Promise<{ schedules: Schedule[]; dagNames: Map<string, string> }> {
   if (!dir) throw new UsageError("Missing --dir DIR", command);
   // Imported here: a --once minute answered from the next-due index needs neither.
@@ -66,7 +69,7 @@ export async function loadValidSchedules(
         return [];
       }
       try {
-        const prepared = await prepareRun(path, { registry, pool: ctx.pool() });
+        const prepared = await prepareRun(path, { registry, pool: ctx.pool(), inspected });
         names.set(path, prepared.dag.name);
         if (fingerprint) cache.remember(path, fingerprint, prepared.dag.name);
         return [];

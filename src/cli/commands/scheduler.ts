@@ -17,6 +17,9 @@ import { onceSetup, takeQuickRead } from "./_scheduler_quiet.ts";
 import { schedulerReaper } from "./_scheduler_reaper.ts";
 import { stoppedChild, SUPERVISOR_ENV, watchSupervisor } from "./_supervisor.ts";
 import { continueMemoryStoppedRuns } from "../../run/continue.ts";
+import { InspectionCache } from "../../workflows/inspection_cache.ts";
+import { VERSION } from "../version.ts";
+import { traceStep } from "../startup_trace.ts";
 
 export const SCHEDULER_HELP = `Usage: orch scheduler --dir DIR (--once | --serve)
 
@@ -79,12 +82,19 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     (takeQuickRead(quiet, now) ?? await readNextDue(quiet, now).catch(() => null));
   const snapshot = index?.snapshot ?? (quiet && await snapshotSetup(quiet).catch(() => null));
   const known = index?.known ?? null;
+  // What inspecting the plugins found, kept beside the state store: a due run from the
+  // index starts without waiting for a worker to inspect its workflows first.
+  const inspected = quiet
+    ? await InspectionCache.load(`${ctx.config.paths.statePath}.inspected.json`, VERSION)
+    : undefined;
   const { schedules, dagNames } = known ??
-    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler");
+    await loadValidSchedules(ctx, values.dir as string | undefined, "scheduler", inspected);
+  traceStep(known ? "schedules taken from the next-due index" : "schedules loaded");
   const deps = await runDeps(ctx);
   const { backend, events, pool } = deps;
   await events.open();
   const registry = await ctx.registry();
+  traceStep("store opened, workflows scanned");
   const notice = (line: string) => ctx.io.stderr(`${ctx.clock.now().toISOString()} ${line}\n`);
   const distributed = isDistributed(ctx, false, "scheduler");
   const launch: LaunchRun = async (run, signal) => {
@@ -103,7 +113,9 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
     // A DAG kept parsed by the index needs no YAML parser (nor its import).
     const dag = known && await parsedDag(known, run.dagPath);
-    const prepared = await prepareRun(dag || run.dagPath, { registry, pool });
+    traceStep(`run ${run.runId} launched`);
+    const prepared = await prepareRun(dag || run.dagPath, { registry, pool, inspected });
+    traceStep(`run ${run.runId} prepared`);
     const result = await runDag(prepared, deps, {
       runId: run.runId,
       trigger: "schedule",
@@ -113,6 +125,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
       signal,
       lock: run.lock,
     });
+    traceStep(`run ${run.runId} ${result.status}`);
     return result.status;
   };
   const election = values.serve ? await electLeader(backend, notice) : null;
@@ -137,6 +150,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
   });
   /** Records this tick in the next-due index (only a cache: a failure is ignored). */
   const recordIndex = async (report: TickReport) => {
+    traceStep(`tick decided: ${report.enqueued.length} enqueued`);
     if (!quiet || !snapshot) return;
     try {
       const fires = knownAfterTick(schedules, report.at, known?.fires);
@@ -192,6 +206,7 @@ export async function schedulerCommand(ctx: AppContext, args: string[]): Promise
     }
   } finally {
     removeSignals();
+    await inspected?.save();
     await reaper?.stop();
     await election?.stop();
   }
