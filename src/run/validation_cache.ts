@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { replaceFile } from "../lib/replace_file.ts";
 import type { WorkflowRegistry } from "../workflows/registry.ts";
 
 /** One DAG file that passed full validation, and what the verdict depended on. */
@@ -97,14 +97,7 @@ export class ValidationCache {
   /** Writes the cache if it changed; a failure to write is ignored (it is only a cache). */
   async save(): Promise<void> {
     if (!this.#dirty) return;
-    const tmp = `${this.path}.tmp-${Deno.pid}`;
-    try {
-      await Deno.mkdir(dirname(this.path), { recursive: true });
-      await Deno.writeTextFile(tmp, JSON.stringify({ v: 1, entries: this.#entries }));
-      await Deno.rename(tmp, this.path);
-      this.#dirty = false;
-    } catch {
-      await Deno.remove(tmp).catch(() => {});
-    }
+    const text = JSON.stringify({ v: 1, entries: this.#entries });
+    if (await replaceFile(this.path, text)) this.#dirty = false;
   }
 }
