@@ -5,6 +5,8 @@ import { withRetry } from "./_retry.ts";
 import { type AttemptEnd, settleAttempts } from "./_settle.ts";
 import { pipelinedTransaction } from "./_transaction.ts";
 import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
+import { completeOk, type OkAttempt } from "./_complete_ok.ts";
+import type { RunTag } from "./_events.ts";
 
 /** Largest task output stored, as JSON text in bytes (1 MiB). */
 export const MAX_OUTPUT_BYTES = 1_048_576;
@@ -18,6 +20,8 @@ export interface FinishedAttempt {
   taskId: string;
   attempt: number;
   outcome: JobOutcome;
+  /** The run's fields, as claimed: with them a batch of successes takes one round trip. */
+  tag?: RunTag;
 }
 
 /**
@@ -62,6 +66,8 @@ export async function completeAndClaim(
   // Queue rows are locked in id order, as the heartbeat's update locks them.
   attempts = [...attempts].sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1));
   const ends = attempts.map((a) => attemptEnd(a, limit));
+  const oks = successes(attempts, ends);
+  if (oks) return await withRetry(() => completeOk(db, oks, options));
   return await withRetry(() =>
     pipelinedTransaction(db.sql, async (sql) => {
       const mine = sql<{ id: string }[]>`
@@ -164,6 +170,21 @@ export async function reapLostAttempts(
       return { reaped: rows.length, finished };
     })
   );
+}
+
+/** The batch as successes with their run's fields, or null when any failed or lacks them. */
+function successes(
+  attempts: readonly FinishedAttempt[],
+  ends: readonly AttemptEnd[],
+): OkAttempt[] | null {
+  const oks: OkAttempt[] = [];
+  for (let i = 0; i < attempts.length; i++) {
+    const { id, tag } = attempts[i];
+    const end = ends[i];
+    if (!end.ok || !tag) return null;
+    oks.push({ id, tag, end });
+  }
+  return oks;
 }
 
 function attemptEnd(a: FinishedAttempt, limit: number): AttemptEnd {

@@ -2,7 +2,7 @@ import { toPlainError } from "../../../lib/errors.ts";
 import type { JobOutcome, TaskPool } from "../../../pool/task_pool.ts";
 import { PostgresEventLog } from "../event_log.ts";
 import type { ClusterDb } from "./submit.ts";
-import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
+import { type ClaimedAttempt, claimNext } from "./claim.ts";
 import {
   completeAndClaim,
   type FinishedAttempt,
@@ -116,24 +116,25 @@ export class ClusterWorker {
       while (!stop.aborted) {
         const free = this.#capacity();
         let claimed: ClaimedAttempt[] = [];
+        let dueMs: number | null = null;
         if (free > 0) {
           this.#reserved += free;
-          claimed = await claimAttempts(this.#db.sql, {
+          ({ claimed, dueMs } = await claimNext(this.#db.sql, {
             worker: this.#o.name,
             limit: free,
             lostMs: this.#o.lostMs,
           })
-            .catch((err) => this.#fail("claim", err))
-            .finally(() => this.#reserved -= free);
+            .catch((err) => ({ claimed: this.#fail("claim", err), dueMs: null }))
+            .finally(() => this.#reserved -= free));
         }
         for (const c of claimed) this.#start(c);
         if (claimed.length > 0 && claimed.length === free) continue;
-        await this.#idle(claimed.length === 0 && free > 0);
+        await this.#idle(dueMs);
       }
     } finally {
       stop.removeEventListener("abort", onStop);
       await sub.unlisten().catch(() => {});
-      while (this.#running.size > 0) await this.#idle(false);
+      while (this.#running.size > 0) await this.#idle(null);
       while (this.#completing) await this.#completing;
       clearInterval(beat);
       clearInterval(reap);
@@ -173,6 +174,7 @@ export class ClusterWorker {
       taskId: c.job.taskId,
       attempt: c.job.attempt,
       outcome,
+      tag: c.tag,
     });
     if (this.#completing) return; // the next batch, once the transaction in flight ends
     if (this.#inPool === 0 || this.#avgMs >= SHORT_MS) this.#recordEnds();
@@ -283,27 +285,15 @@ export class ClusterWorker {
   }
 
   /**
-   * Waits for a notification, an attempt's end, a stop, the poll interval, or (when
-   * `untilDue`) the next delayed retry's `not_before`.
+   * Waits for a notification, an attempt's end, a stop, the poll interval, or `dueMs`
+   * (the next delayed retry's `not_before`, as the empty claim reported it).
    */
-  async #idle(untilDue: boolean): Promise<void> {
+  async #idle(dueMs: number | null): Promise<void> {
     if (this.#woken) {
       this.#woken = false;
       return;
     }
-    let wait = this.#o.pollMs;
-    if (untilDue) {
-      const [row] = await this.#db.sql<{ ms: number | null }[]>`
-        select (extract(epoch from (min(not_before) - now())) * 1000)::float8 as ms
-        from task_queue where state = 'queued' and not_before > now()`.catch(() => [
-        { ms: null },
-      ]);
-      if (row?.ms !== null && row?.ms !== undefined) wait = Math.min(wait, row.ms + 5);
-      if (this.#woken) {
-        this.#woken = false;
-        return;
-      }
-    }
+    const wait = dueMs === null ? this.#o.pollMs : Math.min(this.#o.pollMs, dueMs + 5);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
