@@ -9,7 +9,11 @@
  * - throughput: tasks / (dag_done - dag_start);
  * - chain end to end: dag_done - dag_start, and the `orch run` process's wall time;
  * - hand-off per edge: a task's task_start minus its dependency's task_ok;
- * - peak RSS of each worker (VmHWM from /proc, polled).
+ * - peak RSS of each worker (VmHWM from /proc, polled);
+ * - CPU per task (µs, user + system from /proc) of the workers, of the submitter, and of
+ *   every `postgres` process on the machine during the run (an upper bound for the
+ *   run's own: other clients of the server count too; bench/pg_floor.ts measures the
+ *   backends of the same statements alone).
  *
  * Every run must succeed and every task report the depth it can only know if its
  * upstream outputs reached it. Not part of CI (it takes minutes).
@@ -96,13 +100,16 @@ async function orch(
   c: Case,
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string; wallMs: number }> {
+): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; cpuS: number }> {
   const t0 = performance.now();
   const child = command(c, args, env).spawn();
+  let cpu = 0;
+  const poll = setInterval(() => cpu = Math.max(cpu, cpuS(child.pid)), 20);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const bound = new Promise<null>((r) => timer = setTimeout(() => r(null), TIMEOUT_MS));
   const out = await Promise.race([child.output(), bound]);
   clearTimeout(timer);
+  clearInterval(poll);
   if (!out) {
     child.kill("SIGKILL");
     await child.status;
@@ -114,7 +121,34 @@ async function orch(
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
     wallMs: performance.now() - t0,
+    cpuS: cpu,
   };
+}
+
+/** CPU seconds (user + system) of a process so far, from /proc (0 once it is gone). */
+function cpuS(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every `postgres` process on this machine (server and backends). */
+function postgresCpuS(): number {
+  let sum = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.includes("(postgres)")) sum += cpuS(Number(e.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
 }
 
 /** Workers of one case: started, serving, RSS polled; `stop()` SIGTERMs and waits. */
@@ -145,6 +179,7 @@ async function startWorkers(c: Case, k: number) {
   }
   return {
     peakMb: () => peak.map((kb) => kb / 1024),
+    cpuS: () => children.reduce((sum, child) => sum + cpuS(child.pid), 0),
     async stop(): Promise<void> {
       clearInterval(poll);
       for (const child of children) child.kill("SIGTERM");
@@ -167,7 +202,11 @@ function vmHwmKb(pid: number): number {
  * Submits a DAG with `orch run --distributed` and reads its events back.
  * @returns The run's events, the process's wall time.
  */
-async function submit(c: Case, sql: Sql, yaml: string): Promise<{ evs: Ev[]; wallMs: number }> {
+async function submit(
+  c: Case,
+  sql: Sql,
+  yaml: string,
+): Promise<{ evs: Ev[]; wallMs: number; cpuS: number }> {
   const r = await orch(c, ["run", "--dag", yaml, "--distributed", "--json"], {
     SCHED_MAX_PARALLEL: values.submit!,
   });
@@ -175,7 +214,7 @@ async function submit(c: Case, sql: Sql, yaml: string): Promise<{ evs: Ev[]; wal
   const runId = JSON.parse(r.stdout).run_id as string;
   const rows = await sql<{ body: Ev }[]>`
     select body from ${sql(c.schema)}.events where run_id = ${runId} order by id`;
-  return { evs: rows.map((x) => x.body), wallMs: r.wallMs };
+  return { evs: rows.map((x) => x.body), wallMs: r.wallMs, cpuS: r.cpuS };
 }
 
 function span(evs: Ev[]): number {
@@ -244,16 +283,21 @@ try {
   );
 
   say(
-    `\n| workers | ${layered.name}: tasks/s | dag_start..dag_done | hand-off p50 / p95 | worker peak RSS |`,
+    `\n| workers | ${layered.name}: tasks/s | dag_start..dag_done | hand-off p50 / p95 | worker peak RSS | CPU µs/task: workers, submitter, postgres (all) |`,
   );
-  say("| ---: | ---: | ---: | ---: | ---: |");
+  say("| ---: | ---: | ---: | ---: | ---: | ---: |");
   const g = buildGraph(layered);
   for (const k of values.workers!.split(",").map(Number)) {
     const c = await newCase(sql, dir);
     schemas.push(c.schema);
     const workers = await startWorkers(c, k);
     try {
-      const { evs } = await submit(c, sql, layeredYaml);
+      const w0 = workers.cpuS();
+      const pg0 = postgresCpuS();
+      const { evs, cpuS: submitS } = await submit(c, sql, layeredYaml);
+      const perTask = (s: number) => fmt((s / n) * 1e6);
+      const cpu = `${perTask(workers.cpuS() - w0)}, ${perTask(submitS)}, ` +
+        perTask(postgresCpuS() - pg0);
       verify(g, evs);
       const ms = span(evs);
       const h = handOffs(g, evs);
@@ -261,7 +305,7 @@ try {
       say(
         `| ${k} | ${fmt(n / (ms / 1000))} | ${fmt(ms / 1000, 1)} s | ` +
           `${fmt(percentile(h, 50))} / ${fmt(percentile(h, 95))} ms | ` +
-          `${fmt(Math.max(...rss))} MB (max of ${k}) |`,
+          `${fmt(Math.max(...rss))} MB (max of ${k}) | ${cpu} |`,
       );
     } finally {
       await workers.stop();

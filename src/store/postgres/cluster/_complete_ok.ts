@@ -1,6 +1,6 @@
 import { EVENT_SCHEMA_VERSION } from "../../events.ts";
 import { STATE_SCHEMA_VERSION } from "../../state_events.ts";
-import type { RunTag } from "./_events.ts";
+import type { EventText, RunTag } from "./_events.ts";
 import type { Finished } from "./_finish.ts";
 import { type OkEnd, taskOkText } from "./_settle.ts";
 import { type ClaimedAttempt, type ClaimRow, toClaimed } from "./claim.ts";
@@ -25,15 +25,17 @@ export interface OkAttempt {
  * the count-down and, at 0, the run's end (`dag_done`, `run_finished`).
  * @param db The cluster database.
  * @param attempts Successful ends, in queue id order.
- * @param options The worker's name, how many to claim, its lost bound.
+ * @param options The worker's name, how many to claim, its lost bound, and events to
+ *   insert before the ends (its `task_start` / `task_log` lines not yet stored).
  * @returns The runs that ended and the attempts claimed.
  */
 export async function completeOk(
   db: ClusterDb,
   attempts: readonly OkAttempt[],
-  options: { worker: string; claim: number; lostMs: number },
+  options: { worker: string; claim: number; lostMs: number; before: readonly EventText[] },
 ): Promise<{ finished: Finished[]; claimed: ClaimedAttempt[] }> {
   const texts = attempts.map((a) => taskOkText(a.end, a.tag));
+  const pre = options.before;
   const [{ r }] = await db.sql<{ r: { claimed: ClaimRow[]; finished: Finished[] } }[]>`
     select orch_complete_ok(${options.worker},
       ${attempts.map((a) => a.id)}::bigint[],
@@ -43,6 +45,8 @@ export async function completeOk(
       ${texts.map((t) => t.timestamp)}::text[],
       ${texts.map((t) => t.text)}::text[],
       ${options.claim}, ${options.lostMs}, ${db.schema},
-      ${EVENT_SCHEMA_VERSION}, ${STATE_SCHEMA_VERSION}) as r`;
+      ${EVENT_SCHEMA_VERSION}, ${STATE_SCHEMA_VERSION},
+      ${pre.map((e) => e.runId)}::text[], ${pre.map((e) => e.event)}::text[],
+      ${pre.map((e) => e.timestamp)}::text[], ${pre.map((e) => e.text)}::text[]) as r`;
   return { finished: r.finished, claimed: r.claimed.map(toClaimed) };
 }

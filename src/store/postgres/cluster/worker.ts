@@ -21,6 +21,11 @@ const PREFETCH = 256;
  * nothing else runs, and ends arriving during a transaction form the next batch.
  */
 const GROUP_MS = 4;
+/**
+ * How long `task_start` / `task_log` events wait for a completing transaction to carry
+ * them (saving a round trip and a commit each) before they are inserted on their own.
+ */
+const EARLY_MS = 20;
 
 /** Options of {@link ClusterWorker}. */
 export interface ClusterWorkerOptions {
@@ -44,7 +49,8 @@ export interface ClusterWorkerOptions {
  * {@link TaskPool} as a local run would, and records their ends in batches: one
  * transaction per batch stores outputs and makes dependants ready (see
  * {@link completeAttempts}). `task_start` and `ctx.log()` lines (`task_log`) go to the
- * `events` table in batches, flushed before the ends they precede.
+ * `events` table with the next completing transaction (before the ends they precede),
+ * or on their own after {@link EARLY_MS}.
  *
  * Woken by `NOTIFY orch_task_queued`, with polling as the fallback (and at the next
  * retry's `not_before`), and a re-scan whenever the listen connection (re)connects.
@@ -59,6 +65,9 @@ export class ClusterWorker {
   #log: PostgresEventLog;
   #running = new Map<string, ClaimedAttempt>();
   #ended: FinishedAttempt[] = [];
+  /** `task_start` / `task_log` events not yet stored, in order. */
+  #early: Record<string, unknown>[] = [];
+  #earlyTimer: ReturnType<typeof setTimeout> | undefined;
   #completing: Promise<void> | null = null;
   #grouping: ReturnType<typeof setTimeout> | undefined;
   /** Attempts started in the pool and not ended. */
@@ -138,6 +147,7 @@ export class ClusterWorker {
       while (this.#completing) await this.#completing;
       clearInterval(beat);
       clearInterval(reap);
+      this.#storeEarly();
       await this.#log.flush().catch(() => {});
     }
   }
@@ -148,7 +158,7 @@ export class ClusterWorker {
     const { job, tag } = c;
     this.#pool.run(job, {
       onStart: (at) =>
-        this.#log.append(runEvent(tag, at, {
+        this.#emit(runEvent(tag, at, {
           event: "task_start",
           task_id: job.taskId,
           attempt: job.attempt,
@@ -156,13 +166,28 @@ export class ClusterWorker {
           params: job.params,
         })),
       onLog: (message, at) =>
-        this.#log.append(runEvent(tag, at, {
+        this.#emit(runEvent(tag, at, {
           event: "task_log",
           task_id: job.taskId,
           attempt: job.attempt,
           message,
         })),
     }).then((outcome) => this.#end(c, outcome));
+  }
+
+  /** Holds an event for the next completing transaction, at most {@link EARLY_MS}. */
+  #emit(event: Record<string, unknown>): void {
+    this.#early.push(event);
+    this.#earlyTimer ??= setTimeout(() => this.#storeEarly(), EARLY_MS);
+  }
+
+  /** Sends the held events to the event log (one insert of their own). */
+  #storeEarly(): void {
+    clearTimeout(this.#earlyTimer);
+    this.#earlyTimer = undefined;
+    if (this.#early.length === 0) return;
+    this.#log.append(...this.#early);
+    this.#early = [];
   }
 
   #end(c: ClaimedAttempt, outcome: JobOutcome): void {
@@ -217,19 +242,24 @@ export class ClusterWorker {
    */
   async #record(batch: FinishedAttempt[], free: number): Promise<ClaimedAttempt[]> {
     const giveUp = Date.now() + this.#o.lostMs;
+    // task_start and logs before the ends: those held go in the same transaction.
+    const before = this.#early;
+    this.#early = [];
     for (let pause = 100;; pause = Math.min(pause * 2, 2000)) {
       try {
-        await this.#log.flush().catch(() => {}); // task_start and logs before the ends
+        await this.#log.flush().catch(() => {}); // those already sent on their own
         const { claimed } = await completeAndClaim(this.#db, batch, {
           worker: this.#o.name,
           maxOutputBytes: this.#o.maxOutputBytes,
           claim: this.#stop?.aborted ? 0 : free,
           lostMs: this.#o.lostMs,
+          before,
         });
         return claimed;
       } catch (err) {
         if (Date.now() + pause > giveUp) {
           // Left `running`, no longer heartbeated: reaped as worker_lost.
+          this.#log.append(...before);
           return this.#fail(`recording ${batch.length} attempt end(s)`, err);
         }
         await new Promise((r) => setTimeout(r, pause));
