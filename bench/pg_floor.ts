@@ -120,11 +120,13 @@ async function drive(url: string, schema: string, spec: Spec, k: number, claim: 
   }));
   const db0 = { sql: clients[0], schema };
   const dag = dagOf(spec);
+  const s0 = performance.now();
   await submitRun(db0, { dag, plan: buildPlan(dag), sources: dag.tasks.map(() => SOURCE) }, {
     runId: `floor-${crypto.randomUUID().slice(0, 8)}`,
     host: "bench",
     pid: Deno.pid,
   });
+  const submitMs = performance.now() - s0;
   const cpu0 = pids.map(cpuS);
   const self0 = cpuS(Deno.pid);
   let done = false;
@@ -156,7 +158,7 @@ async function drive(url: string, schema: string, spec: Spec, k: number, claim: 
   const pgCpu = pids.map(cpuS).reduce((a, b, j) => a + b - cpu0[j], 0);
   const selfCpu = cpuS(Deno.pid) - self0;
   await Promise.all(clients.map((c) => c.end()));
-  return { ms, calls, pgCpu, selfCpu };
+  return { ms, calls, pgCpu, selfCpu, submitMs };
 }
 
 const base = new URL(BASE);
@@ -181,7 +183,8 @@ try {
     `layered_${n}, ${k} driver(s), claim ${values.claim}: ${(n / (l.ms / 1000)).toFixed(0)} ` +
       `tasks/s (${(l.ms / 1000).toFixed(2)} s, ${l.calls} calls, ${(n / l.calls).toFixed(1)} ` +
       `tasks/call); CPU per task: PostgreSQL backends ${(l.pgCpu / n * 1e6).toFixed(0)} µs, ` +
-      `drivers ${(l.selfCpu / n * 1e6).toFixed(0)} µs`,
+      `drivers ${(l.selfCpu / n * 1e6).toFixed(0)} µs; the submit transaction (submitRun) ` +
+      `took ${l.submitMs.toFixed(0)} ms`,
   );
   const m = Number(values.chain);
   const c = await drive(url, schema, makeSpec("chain", m), 1, 1);
