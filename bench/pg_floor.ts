@@ -23,7 +23,11 @@ import type { WorkflowSource } from "../src/workflows/registry.ts";
 import { connectPostgres, migrate, parseStoreConfig, type Sql } from "../src/store/postgres/mod.ts";
 import { submitRun } from "../src/store/postgres/cluster/submit.ts";
 import { type ClaimedAttempt, claimNext } from "../src/store/postgres/cluster/claim.ts";
-import { completeAndClaim, type FinishedAttempt } from "../src/store/postgres/cluster/complete.ts";
+import {
+  completeAndClaim,
+  endOf,
+  type FinishedAttempt,
+} from "../src/store/postgres/cluster/complete.ts";
 import { makeSpec, type Spec } from "./gen_dags.ts";
 
 const { values } = parseArgs({
@@ -77,23 +81,14 @@ function outputOf(c: ClaimedAttempt): string {
 
 function ended(c: ClaimedAttempt): FinishedAttempt {
   const now = Date.now();
-  return {
-    id: c.id,
-    runId: c.job.runId,
-    idx: c.idx,
-    taskId: c.job.taskId,
-    attempt: c.job.attempt,
-    tag: c.tag,
-    outcome: {
-      ok: true,
-      outputJson: outputOf(c),
-      get output() {
-        return JSON.parse(this.outputJson);
-      },
-      startedAt: now,
-      endedAt: now,
-    },
-  };
+  const outputJson = outputOf(c);
+  return endOf(c, {
+    ok: true,
+    outputJson,
+    output: JSON.parse(outputJson),
+    startedAt: now,
+    endedAt: now,
+  });
 }
 
 function taskStart(c: ClaimedAttempt): Record<string, unknown> {

@@ -3,7 +3,7 @@ import type { Dag } from "../../src/dag/types.ts";
 import { buildPlan } from "../../src/plan/mod.ts";
 import { type ClusterDb, submitRun } from "../../src/store/postgres/cluster/mod.ts";
 import { type ClaimedAttempt, claimNext } from "../../src/store/postgres/cluster/claim.ts";
-import { completeAndClaim } from "../../src/store/postgres/cluster/complete.ts";
+import { completeAndClaim, endOf } from "../../src/store/postgres/cluster/complete.ts";
 import { pgTest } from "./_pg.ts";
 
 const CHAIN: Dag = {
@@ -27,15 +27,7 @@ async function submitChain(db: ClusterDb): Promise<string> {
 function succeeded(c: ClaimedAttempt, output: Record<string, unknown>) {
   const at = Date.now();
   const outputJson = JSON.stringify(output);
-  return {
-    id: c.id,
-    runId: c.job.runId,
-    idx: c.idx,
-    taskId: c.job.taskId,
-    attempt: c.job.attempt,
-    tag: c.tag,
-    outcome: { ok: true as const, output, outputJson, startedAt: at - 5, endedAt: at },
-  };
+  return endOf(c, { ok: true, output, outputJson, startedAt: at - 5, endedAt: at });
 }
 
 pgTest(

@@ -25,6 +25,23 @@ export interface FinishedAttempt {
 }
 
 /**
+ * @param c A claimed attempt.
+ * @param outcome How it ended in the pool.
+ * @returns The end to record (with its run's fields, so successes take one call).
+ */
+export function endOf(c: ClaimedAttempt, outcome: JobOutcome): FinishedAttempt {
+  return {
+    id: c.id,
+    runId: c.job.runId,
+    idx: c.idx,
+    taskId: c.job.taskId,
+    attempt: c.job.attempt,
+    outcome,
+    tag: c.tag,
+  };
+}
+
+/**
  * Records how attempts ended, in one transaction (retried on deadlock): marks each
  * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a
  * row reaped as `worker_lost` or dropped by a cancel meanwhile is left alone, so a late

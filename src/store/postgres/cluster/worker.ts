@@ -5,6 +5,7 @@ import type { ClusterDb } from "./submit.ts";
 import { type ClaimedAttempt, claimNext } from "./claim.ts";
 import {
   completeAndClaim,
+  endOf,
   type FinishedAttempt,
   MAX_OUTPUT_BYTES,
   reapLostAttempts,
@@ -192,15 +193,7 @@ export class ClusterWorker {
 
   #end(c: ClaimedAttempt, outcome: JobOutcome): void {
     this.#inPool--;
-    this.#ended.push({
-      id: c.id,
-      runId: c.job.runId,
-      idx: c.idx,
-      taskId: c.job.taskId,
-      attempt: c.job.attempt,
-      outcome,
-      tag: c.tag,
-    });
+    this.#ended.push(endOf(c, outcome));
     if (this.#completing) return; // the next batch, once the transaction in flight ends
     if (this.#inPool === 0 || this.#avgMs >= SHORT_MS) this.#recordEnds();
     else this.#grouping ??= setTimeout(() => this.#recordEnds(), GROUP_MS);
