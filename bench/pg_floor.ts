@@ -164,12 +164,6 @@ const url = base.toString();
 try {
   const scoped = connectPostgres(parseStoreConfig(url) as never, { max: 1 });
   await migrate(scoped, { schema });
-  const mode = Deno.env.get("FLOOR_PLAN_MODE_X");
-  if (mode) {
-    for (const f of ["orch_complete_ok", "orch_claim", "orch_run_end"]) {
-      await scoped.unsafe(`alter function ${f} set plan_cache_mode = ${mode}`);
-    }
-  }
   await scoped.end();
   const n = Number(values.n);
   const k = Number(values.drivers);
