@@ -6,10 +6,15 @@
  * (the `events` table: what `orch` records on any implementation of distributed
  * execution), never from the queue's tables:
  *
- * - throughput: tasks / (dag_done - dag_start);
+ * - throughput: tasks / (dag_done - dag_start), and tasks / (dag_done - the first
+ *   task_start), which leaves out the submitting transaction;
  * - chain end to end: dag_done - dag_start, and the `orch run` process's wall time;
  * - hand-off per edge: a task's task_start minus its dependency's task_ok;
- * - peak RSS of each worker (VmHWM from /proc, polled).
+ * - peak RSS of each worker (VmHWM from /proc, polled);
+ * - CPU per task (µs, user + system from /proc) of the workers, of the submitter, and of
+ *   every `postgres` process on the machine during the run (an upper bound for the
+ *   run's own: other clients of the server count too; bench/pg_floor.ts measures the
+ *   backends of the same statements alone).
  *
  * Every run must succeed and every task report the depth it can only know if its
  * upstream outputs reached it. Not part of CI (it takes minutes).
@@ -96,13 +101,16 @@ async function orch(
   c: Case,
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string; wallMs: number }> {
+): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; cpuS: number }> {
   const t0 = performance.now();
   const child = command(c, args, env).spawn();
+  let cpu = 0;
+  const poll = setInterval(() => cpu = Math.max(cpu, cpuS(child.pid)), 20);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const bound = new Promise<null>((r) => timer = setTimeout(() => r(null), TIMEOUT_MS));
   const out = await Promise.race([child.output(), bound]);
   clearTimeout(timer);
+  clearInterval(poll);
   if (!out) {
     child.kill("SIGKILL");
     await child.status;
@@ -114,7 +122,34 @@ async function orch(
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
     wallMs: performance.now() - t0,
+    cpuS: cpu,
   };
+}
+
+/** CPU seconds (user + system) of a process so far, from /proc (0 once it is gone). */
+function cpuS(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every `postgres` process on this machine (server and backends). */
+function postgresCpuS(): number {
+  let sum = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.includes("(postgres)")) sum += cpuS(Number(e.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
 }
 
 /** Workers of one case: started, serving, RSS polled; `stop()` SIGTERMs and waits. */
@@ -145,6 +180,7 @@ async function startWorkers(c: Case, k: number) {
   }
   return {
     peakMb: () => peak.map((kb) => kb / 1024),
+    cpuS: () => children.reduce((sum, child) => sum + cpuS(child.pid), 0),
     async stop(): Promise<void> {
       clearInterval(poll);
       for (const child of children) child.kill("SIGTERM");
@@ -167,7 +203,11 @@ function vmHwmKb(pid: number): number {
  * Submits a DAG with `orch run --distributed` and reads its events back.
  * @returns The run's events, the process's wall time.
  */
-async function submit(c: Case, sql: Sql, yaml: string): Promise<{ evs: Ev[]; wallMs: number }> {
+async function submit(
+  c: Case,
+  sql: Sql,
+  yaml: string,
+): Promise<{ evs: Ev[]; wallMs: number; cpuS: number }> {
   const r = await orch(c, ["run", "--dag", yaml, "--distributed", "--json"], {
     SCHED_MAX_PARALLEL: values.submit!,
   });
@@ -175,7 +215,7 @@ async function submit(c: Case, sql: Sql, yaml: string): Promise<{ evs: Ev[]; wal
   const runId = JSON.parse(r.stdout).run_id as string;
   const rows = await sql<{ body: Ev }[]>`
     select body from ${sql(c.schema)}.events where run_id = ${runId} order by id`;
-  return { evs: rows.map((x) => x.body), wallMs: r.wallMs };
+  return { evs: rows.map((x) => x.body), wallMs: r.wallMs, cpuS: r.cpuS };
 }
 
 function span(evs: Ev[]): number {
@@ -183,6 +223,18 @@ function span(evs: Ev[]): number {
   const done = evs.find((e) => e.event === "dag_done");
   if (!start || !done) throw new Error("The run's events lack dag_start or dag_done");
   return Math.max(Date.parse(done.timestamp) - Date.parse(start.timestamp), 0.5);
+}
+
+/**
+ * ms from the first task_start to dag_done: the run's execution without its submission
+ * (dag_start is stamped before the submitting transaction writes the run's tasks).
+ */
+function execMs(evs: Ev[]): number {
+  const first = Math.min(
+    ...evs.filter((e) => e.event === "task_start").map((e) => Date.parse(e.timestamp)),
+  );
+  const done = evs.find((e) => e.event === "dag_done")!;
+  return Math.max(Date.parse(done.timestamp) - first, 0.5);
 }
 
 /** Checks the run succeeded and every task reported its depth once. */
@@ -244,24 +296,31 @@ try {
   );
 
   say(
-    `\n| workers | ${layered.name}: tasks/s | dag_start..dag_done | hand-off p50 / p95 | worker peak RSS |`,
+    `\n| workers | ${layered.name}: tasks/s | dag_start..dag_done | tasks/s from the first task_start | hand-off p50 / p95 | worker peak RSS | CPU µs/task: workers, submitter, postgres (all) |`,
   );
-  say("| ---: | ---: | ---: | ---: | ---: |");
+  say("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const g = buildGraph(layered);
   for (const k of values.workers!.split(",").map(Number)) {
     const c = await newCase(sql, dir);
     schemas.push(c.schema);
     const workers = await startWorkers(c, k);
     try {
-      const { evs } = await submit(c, sql, layeredYaml);
+      const w0 = workers.cpuS();
+      const pg0 = postgresCpuS();
+      const { evs, cpuS: submitS } = await submit(c, sql, layeredYaml);
+      const perTask = (s: number) => fmt((s / n) * 1e6);
+      const cpu = `${perTask(workers.cpuS() - w0)}, ${perTask(submitS)}, ` +
+        perTask(postgresCpuS() - pg0);
       verify(g, evs);
       const ms = span(evs);
       const h = handOffs(g, evs);
       const rss = workers.peakMb();
       say(
-        `| ${k} | ${fmt(n / (ms / 1000))} | ${fmt(ms / 1000, 1)} s | ` +
+        `| ${k} | ${fmt(n / (ms / 1000))} | ${fmt(ms / 1000, 1)} s | ${
+          fmt(n / (execMs(evs) / 1000))
+        } | ` +
           `${fmt(percentile(h, 50))} / ${fmt(percentile(h, 95))} ms | ` +
-          `${fmt(Math.max(...rss))} MB (max of ${k}) |`,
+          `${fmt(Math.max(...rss))} MB (max of ${k}) | ${cpu} |`,
       );
     } finally {
       await workers.stop();

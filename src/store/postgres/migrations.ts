@@ -1,3 +1,5 @@
+import { MIGRATION_V3 } from "./migrations_v3.ts";
+
 /**
  * The versioned schema of the PostgreSQL store. Append new versions; never edit one
  * that has shipped (a database records which versions it applied, not their text).
@@ -149,4 +151,5 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index task_queue_run_idx on task_queue (run_id, state)`,
     ],
   },
+  MIGRATION_V3,
 ];

@@ -9,6 +9,7 @@ import {
   PROGRESS_CHANNEL,
   QUEUED_CHANNEL,
   runEvent,
+  type RunTag,
 } from "./_events.ts";
 import { countDown, type Finished } from "./_finish.ts";
 import {
@@ -113,7 +114,7 @@ async function announce(
   for (const f of finals) events.push(...f.events);
   for (const r of retries) events.push(...r.events);
   for (const e of ok) {
-    events.push(taskOkText(e, runs.get(e.runId)!));
+    events.push(taskOkText(e, tagOf(runs.get(e.runId)!)));
     ready.add(e.runId); // may have made dependants ready
   }
   const at = Date.now();
@@ -153,7 +154,8 @@ async function notifyReady(sql: TransactionSql, runIds: ReadonlySet<string>): Pr
       and (q.not_before is null or q.not_before <= now()))`;
 }
 
-type OkEnd = AttemptEnd & { ok: true };
+/** A successful attempt's end. */
+export type OkEnd = AttemptEnd & { ok: true };
 
 /**
  * Locks, in `(run_id, idx)` order, the task rows the settling will change besides the
@@ -214,17 +216,22 @@ async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void>
     order by run_id, idx`;
 }
 
-/** `task_ok` as the local executor writes it, embedding the worker's output text. */
-function taskOkText(e: OkEnd, run: RunRow): EventText {
+/**
+ * `task_ok` as the local executor writes it, embedding the worker's output text.
+ * @param e A successful end.
+ * @param tag Its run's fields.
+ * @returns The event as text.
+ */
+export function taskOkText(e: OkEnd, tag: RunTag): EventText {
   const timestamp = isoTimestamp(e.endedAt);
   const text = `{"timestamp":"${timestamp}","event":"task_ok","task_id":${
     JSON.stringify(e.taskId)
   },"attempt":${e.attempt},"duration_s":${
     JSON.stringify(round3((e.endedAt - e.startedAt) / 1000))
-  },"output":${e.outputJson},"run_id":${JSON.stringify(run.run_id)},"dag_name":${
-    JSON.stringify(run.spec.dag_name)
-  },"tenant_id":${JSON.stringify(run.spec.tenant_id)},"v":${EVENT_SCHEMA_VERSION}}`;
-  return new EventText(run.run_id, "task_ok", timestamp, text);
+  },"output":${e.outputJson},"run_id":${JSON.stringify(tag.run_id)},"dag_name":${
+    JSON.stringify(tag.dag_name)
+  },"tenant_id":${JSON.stringify(tag.tenant_id)},"v":${EVENT_SCHEMA_VERSION}}`;
+  return new EventText(tag.run_id, "task_ok", timestamp, text);
 }
 
 function round3(x: number): number {

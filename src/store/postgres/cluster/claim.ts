@@ -13,7 +13,8 @@ export interface ClaimedAttempt {
   workflowRef: string;
 }
 
-interface Row {
+/** An attempt as `orch_claim` returns it (JSON). */
+export interface ClaimRow {
   id: string;
   run_id: string;
   idx: number;
@@ -21,15 +22,23 @@ interface Row {
   task_id: string;
   spec: ClusterTaskSpec;
   run_spec: ClusterRunSpec;
-  upstream: string | null;
+  upstream: UpstreamOutput[] | null;
+}
+
+/** What a claim returns: the attempts, and when nothing was claimed, the next retry's wait. */
+export interface Claim {
+  claimed: ClaimedAttempt[];
+  /** Ms until the next delayed retry is due (null: none, or something was claimed). */
+  dueMs: number | null;
 }
 
 /**
  * Claims up to `limit` queued attempts whose `not_before` passed, oldest first, with
  * `FOR UPDATE SKIP LOCKED` (claimers never wait for each other), marks them and their
- * tasks `running`, and builds each attempt's `Job` in the same statement: the task's
- * spec, the run's params, and the outputs of its direct upstream tasks as JSON text in
- * `depends_on` order (what the local executor passes).
+ * tasks `running`, and builds each attempt's `Job` in the same statement (the
+ * `orch_claim` function, migration 3): the task's spec, the run's params, and the
+ * outputs of its direct upstream tasks as JSON text in `depends_on` order (what the
+ * local executor passes).
  * @param sql A client on the store's schema.
  * @param options Who claims (`claimed_by`), how many at most, and after how long
  *   without a heartbeat its attempts count as lost (`lost_after_ms`).
@@ -40,45 +49,44 @@ export async function claimAttempts(
   options: { worker: string; limit: number; lostMs: number },
 ): Promise<ClaimedAttempt[]> {
   if (options.limit <= 0) return [];
-  const rows = await sql<Row[]>`
-    with c as (
-      select id from task_queue
-      where state = 'queued' and (not_before is null or not_before <= now())
-      order by id limit ${options.limit} for update skip locked
-    ), q as (
-      update task_queue q set state = 'running', claimed_by = ${options.worker},
-        claimed_at = now(), heartbeat = now(), lost_after_ms = ${options.lostMs}
-      from c where q.id = c.id
-      returning q.id, q.run_id, q.idx, q.attempt
-    ), t as (
-      update run_tasks t set state = 'running', started = coalesce(t.started, now())
-      from q where t.run_id = q.run_id and t.idx = q.idx and t.state = 'queued'
-      returning t.run_id, t.idx, t.task_id, t.spec
-    )
-    select q.id, q.run_id, q.idx, q.attempt, t.task_id, t.spec, r.spec as run_spec,
-      (select json_agg(json_build_array(u.task_id, u.output::text) order by e.pos)::text
-        from run_edges e join run_tasks u on u.run_id = e.run_id and u.idx = e.up_idx
-        where e.run_id = q.run_id and e.down_idx = q.idx) as upstream
-    from q join t on t.run_id = q.run_id and t.idx = q.idx
-      join runs r on r.run_id = q.run_id
-    order by q.id`;
-  return rows.map((r) => {
-    const upstream = r.upstream ? JSON.parse(r.upstream) as UpstreamOutput[] : [];
-    const job: Job = {
-      source: r.spec.source,
-      params: r.spec.params,
-      upstream,
-      ...(r.run_spec.run_params ? { runParams: r.run_spec.run_params } : {}),
-      runId: r.run_id,
-      taskId: r.task_id,
-      attempt: r.attempt,
-      ...(r.spec.timeout_ms !== undefined ? { timeoutMs: r.spec.timeout_ms } : {}),
-    };
-    const tag = {
-      run_id: r.run_id,
-      dag_name: r.run_spec.dag_name,
-      tenant_id: r.run_spec.tenant_id,
-    };
-    return { id: r.id, idx: r.idx, job, tag, workflowRef: r.spec.workflow_ref };
-  });
+  return (await claimNext(sql, options)).claimed;
+}
+
+/**
+ * {@link claimAttempts}, also telling how long until the next delayed retry is due when
+ * nothing could be claimed (one statement either way).
+ * @param sql A client on the store's schema.
+ * @param options As {@link claimAttempts}.
+ * @returns The claimed attempts and the wait.
+ */
+export async function claimNext(
+  sql: Sql | TransactionSql,
+  options: { worker: string; limit: number; lostMs: number },
+): Promise<Claim> {
+  const [{ c }] = await sql<{ c: { claimed: ClaimRow[]; due_ms: number | null } }[]>`
+    select orch_claim(${options.worker}, ${options.limit}, ${options.lostMs}) as c`;
+  return { claimed: c.claimed.map(toClaimed), dueMs: c.due_ms };
+}
+
+/**
+ * @param r An attempt as the database returns it.
+ * @returns The attempt and the `Job` to run.
+ */
+export function toClaimed(r: ClaimRow): ClaimedAttempt {
+  const job: Job = {
+    source: r.spec.source,
+    params: r.spec.params,
+    upstream: r.upstream ?? [],
+    ...(r.run_spec.run_params ? { runParams: r.run_spec.run_params } : {}),
+    runId: r.run_id,
+    taskId: r.task_id,
+    attempt: r.attempt,
+    ...(r.spec.timeout_ms !== undefined ? { timeoutMs: r.spec.timeout_ms } : {}),
+  };
+  const tag = {
+    run_id: r.run_id,
+    dag_name: r.run_spec.dag_name,
+    tenant_id: r.run_spec.tenant_id,
+  };
+  return { id: r.id, idx: r.idx, job, tag, workflowRef: r.spec.workflow_ref };
 }

@@ -5,6 +5,8 @@ import { withRetry } from "./_retry.ts";
 import { type AttemptEnd, settleAttempts } from "./_settle.ts";
 import { pipelinedTransaction } from "./_transaction.ts";
 import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
+import { completeOk, type OkAttempt } from "./_complete_ok.ts";
+import { EventText, insertEvents, type RunTag } from "./_events.ts";
 
 /** Largest task output stored, as JSON text in bytes (1 MiB). */
 export const MAX_OUTPUT_BYTES = 1_048_576;
@@ -18,6 +20,25 @@ export interface FinishedAttempt {
   taskId: string;
   attempt: number;
   outcome: JobOutcome;
+  /** The run's fields, as claimed: with them a batch of successes takes one round trip. */
+  tag?: RunTag;
+}
+
+/**
+ * @param c A claimed attempt.
+ * @param outcome How it ended in the pool.
+ * @returns The end to record (with its run's fields, so successes take one call).
+ */
+export function endOf(c: ClaimedAttempt, outcome: JobOutcome): FinishedAttempt {
+  return {
+    id: c.id,
+    runId: c.job.runId,
+    idx: c.idx,
+    taskId: c.job.taskId,
+    attempt: c.job.attempt,
+    outcome,
+    tag: c.tag,
+  };
 }
 
 /**
@@ -47,23 +68,38 @@ export async function completeAttempts(
  * transaction made ready: the worker starts them as soon as it commits, without waiting
  * for a notification and another round trip. The claim is sent before the runs are
  * counted down, so the transaction still takes the `runs` rows' locks last.
+ *
+ * A batch of successes only (the common case) takes one statement, `orch_complete_ok`
+ * (see `_complete_ok.ts`); a batch with a failure takes the pipelined transaction below.
  * @param db The cluster database.
  * @param attempts The attempts that ended (may be none: then it only claims).
- * @param options The worker's name, the output limit, how many attempts to claim, and
- *   the worker's lost bound (`lost_after_ms` of its claims).
+ * @param options The worker's name, the output limit, how many attempts to claim, the
+ *   worker's lost bound (`lost_after_ms` of its claims), and task-level events to store
+ *   first in the same transaction (`before`: the worker's `task_start` / `task_log`
+ *   lines not yet stored, in order).
  * @returns The runs that ended, and the attempts claimed (running once this returns).
  */
 export async function completeAndClaim(
   db: ClusterDb,
   attempts: readonly FinishedAttempt[],
-  options: { worker: string; maxOutputBytes?: number; claim: number; lostMs: number },
+  options: {
+    worker: string;
+    maxOutputBytes?: number;
+    claim: number;
+    lostMs: number;
+    before?: readonly Record<string, unknown>[];
+  },
 ): Promise<{ finished: Finished[]; claimed: ClaimedAttempt[] }> {
   const limit = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   // Queue rows are locked in id order, as the heartbeat's update locks them.
   attempts = [...attempts].sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1));
   const ends = attempts.map((a) => attemptEnd(a, limit));
+  const before = (options.before ?? []).map((e) => EventText.of(e));
+  const oks = successes(attempts, ends);
+  if (oks) return await withRetry(() => completeOk(db, oks, { ...options, before }));
   return await withRetry(() =>
     pipelinedTransaction(db.sql, async (sql) => {
+      const early = insertEvents(sql, before);
       const mine = sql<{ id: string }[]>`
         update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
         from unnest(${attempts.map((a) => a.id)}::bigint[],
@@ -81,7 +117,7 @@ export async function completeAndClaim(
           lostMs: options.lostMs,
         });
       };
-      const [rows, live] = await Promise.all([mine, runs]);
+      const [, rows, live] = await Promise.all([early, mine, runs]);
       const kept = new Set(rows.map((r) => r.id));
       const finished = await settleAttempts(
         sql,
@@ -164,6 +200,21 @@ export async function reapLostAttempts(
       return { reaped: rows.length, finished };
     })
   );
+}
+
+/** The batch as successes with their run's fields, or null when any failed or lacks them. */
+function successes(
+  attempts: readonly FinishedAttempt[],
+  ends: readonly AttemptEnd[],
+): OkAttempt[] | null {
+  const oks: OkAttempt[] = [];
+  for (let i = 0; i < attempts.length; i++) {
+    const { id, tag } = attempts[i];
+    const end = ends[i];
+    if (!end.ok || !tag) return null;
+    oks.push({ id, tag, end });
+  }
+  return oks;
 }
 
 function attemptEnd(a: FinishedAttempt, limit: number): AttemptEnd {

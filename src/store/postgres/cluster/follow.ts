@@ -24,6 +24,8 @@ export interface FollowOptions {
  * Follows a cluster run from its events until `dag_done`: reads the `events` rows of
  * the run after the last one seen, woken by `NOTIFY orch_run_progress` (payload: the
  * run id) with polling as the fallback and a re-read whenever listening (re)starts.
+ * Without `onEvent` (quiet, `--json`) it reads only the run's status (`runs.status`
+ * leaves `running` in the transaction that writes `dag_done`), not every event.
  * Meanwhile reaps lost workers' attempts, so a run whose workers all died still ends.
  * @param db The cluster database.
  * @param runId The run.
@@ -45,7 +47,7 @@ export async function followRun(
   const onAbort = () => poke();
   options.signal?.addEventListener("abort", onAbort);
   let cancelled = false;
-  const reader = new EventReader(db, runId);
+  const reader = options.onEvent ? new EventReader(db, runId) : new EndReader(db, runId);
   let failingSince: number | null = null;
   let lastReap = Date.now();
   try {
@@ -55,21 +57,17 @@ export async function followRun(
         await cancelClusterRun(db, runId, String(options.signal.reason ?? "Run cancelled"));
       }
       woken = false;
-      let done = false;
-      const events = await reader.next().then((es) => {
+      const read = await reader.next().then((r) => {
         failingSince = null;
-        return es;
+        return r;
       }, (err) => {
         // A blip (server restart, network) is waited out; a long outage is an error.
         failingSince ??= Date.now();
         if (Date.now() - failingSince > OUTAGE_MS) throw err;
-        return [];
+        return { events: [], ended: false };
       });
-      for (const e of events) {
-        options.onEvent?.(e);
-        if (e.event === "dag_done") done = true;
-      }
-      if (done) break;
+      for (const e of read.events) options.onEvent?.(e);
+      if (read.ended) break;
       if (options.lostMs && Date.now() - lastReap >= options.lostMs / 2) {
         lastReap = Date.now();
         await reapLostAttempts(db, { lostMs: options.lostMs }).catch(() => {});
@@ -118,7 +116,7 @@ class EventReader {
     this.#runId = runId;
   }
 
-  async next(): Promise<RunEvent[]> {
+  async next(): Promise<Read> {
     const now = Date.now();
     this.#holes = this.#holes.filter((h) => h[2] > now - LAG_MS);
     const from = this.#holes.map((h) => String(h[0]));
@@ -144,7 +142,28 @@ class EventReader {
       out.push(r.body);
     }
     for (const id of filled) this.#holes = this.#holes.flatMap((h) => split(h, id));
-    return out;
+    return { events: out, ended: out.some((e) => e.event === "dag_done") };
+  }
+}
+
+/** What one read found: new events, and whether the run ended. */
+type Read = { events: RunEvent[]; ended: boolean };
+
+/** Reads only whether the run ended (no events). */
+class EndReader {
+  #db: ClusterDb;
+  #runId: string;
+
+  constructor(db: ClusterDb, runId: string) {
+    this.#db = db;
+    this.#runId = runId;
+  }
+
+  async next(): Promise<Read> {
+    const [row] = await this.#db.sql<{ status: string }[]>`
+      select status from runs where run_id = ${this.#runId}`;
+    const open = row === undefined || row.status === "running" || row.status === "queued";
+    return { events: [], ended: !open };
   }
 }
 

@@ -2,9 +2,10 @@ import { toPlainError } from "../../../lib/errors.ts";
 import type { JobOutcome, TaskPool } from "../../../pool/task_pool.ts";
 import { PostgresEventLog } from "../event_log.ts";
 import type { ClusterDb } from "./submit.ts";
-import { claimAttempts, type ClaimedAttempt } from "./claim.ts";
+import { type ClaimedAttempt, claimNext } from "./claim.ts";
 import {
   completeAndClaim,
+  endOf,
   type FinishedAttempt,
   MAX_OUTPUT_BYTES,
   reapLostAttempts,
@@ -21,6 +22,11 @@ const PREFETCH = 256;
  * nothing else runs, and ends arriving during a transaction form the next batch.
  */
 const GROUP_MS = 4;
+/**
+ * How long `task_start` / `task_log` events wait for a completing transaction to carry
+ * them (saving a round trip and a commit each) before they are inserted on their own.
+ */
+const EARLY_MS = 20;
 
 /** Options of {@link ClusterWorker}. */
 export interface ClusterWorkerOptions {
@@ -44,7 +50,8 @@ export interface ClusterWorkerOptions {
  * {@link TaskPool} as a local run would, and records their ends in batches: one
  * transaction per batch stores outputs and makes dependants ready (see
  * {@link completeAttempts}). `task_start` and `ctx.log()` lines (`task_log`) go to the
- * `events` table in batches, flushed before the ends they precede.
+ * `events` table with the next completing transaction (before the ends they precede),
+ * or on their own after {@link EARLY_MS}.
  *
  * Woken by `NOTIFY orch_task_queued`, with polling as the fallback (and at the next
  * retry's `not_before`), and a re-scan whenever the listen connection (re)connects.
@@ -59,6 +66,9 @@ export class ClusterWorker {
   #log: PostgresEventLog;
   #running = new Map<string, ClaimedAttempt>();
   #ended: FinishedAttempt[] = [];
+  /** `task_start` / `task_log` events not yet stored, in order. */
+  #early: Record<string, unknown>[] = [];
+  #earlyTimer: ReturnType<typeof setTimeout> | undefined;
   #completing: Promise<void> | null = null;
   #grouping: ReturnType<typeof setTimeout> | undefined;
   /** Attempts started in the pool and not ended. */
@@ -116,27 +126,29 @@ export class ClusterWorker {
       while (!stop.aborted) {
         const free = this.#capacity();
         let claimed: ClaimedAttempt[] = [];
+        let dueMs: number | null = null;
         if (free > 0) {
           this.#reserved += free;
-          claimed = await claimAttempts(this.#db.sql, {
+          ({ claimed, dueMs } = await claimNext(this.#db.sql, {
             worker: this.#o.name,
             limit: free,
             lostMs: this.#o.lostMs,
           })
-            .catch((err) => this.#fail("claim", err))
-            .finally(() => this.#reserved -= free);
+            .catch((err) => ({ claimed: this.#fail("claim", err), dueMs: null }))
+            .finally(() => this.#reserved -= free));
         }
         for (const c of claimed) this.#start(c);
         if (claimed.length > 0 && claimed.length === free) continue;
-        await this.#idle(claimed.length === 0 && free > 0);
+        await this.#idle(dueMs);
       }
     } finally {
       stop.removeEventListener("abort", onStop);
       await sub.unlisten().catch(() => {});
-      while (this.#running.size > 0) await this.#idle(false);
+      while (this.#running.size > 0) await this.#idle(null);
       while (this.#completing) await this.#completing;
       clearInterval(beat);
       clearInterval(reap);
+      this.#storeEarly();
       await this.#log.flush().catch(() => {});
     }
   }
@@ -147,7 +159,7 @@ export class ClusterWorker {
     const { job, tag } = c;
     this.#pool.run(job, {
       onStart: (at) =>
-        this.#log.append(runEvent(tag, at, {
+        this.#emit(runEvent(tag, at, {
           event: "task_start",
           task_id: job.taskId,
           attempt: job.attempt,
@@ -155,7 +167,7 @@ export class ClusterWorker {
           params: job.params,
         })),
       onLog: (message, at) =>
-        this.#log.append(runEvent(tag, at, {
+        this.#emit(runEvent(tag, at, {
           event: "task_log",
           task_id: job.taskId,
           attempt: job.attempt,
@@ -164,16 +176,24 @@ export class ClusterWorker {
     }).then((outcome) => this.#end(c, outcome));
   }
 
+  /** Holds an event for the next completing transaction, at most {@link EARLY_MS}. */
+  #emit(event: Record<string, unknown>): void {
+    this.#early.push(event);
+    this.#earlyTimer ??= setTimeout(() => this.#storeEarly(), EARLY_MS);
+  }
+
+  /** Sends the held events to the event log (one insert of their own). */
+  #storeEarly(): void {
+    clearTimeout(this.#earlyTimer);
+    this.#earlyTimer = undefined;
+    if (this.#early.length === 0) return;
+    this.#log.append(...this.#early);
+    this.#early = [];
+  }
+
   #end(c: ClaimedAttempt, outcome: JobOutcome): void {
     this.#inPool--;
-    this.#ended.push({
-      id: c.id,
-      runId: c.job.runId,
-      idx: c.idx,
-      taskId: c.job.taskId,
-      attempt: c.job.attempt,
-      outcome,
-    });
+    this.#ended.push(endOf(c, outcome));
     if (this.#completing) return; // the next batch, once the transaction in flight ends
     if (this.#inPool === 0 || this.#avgMs >= SHORT_MS) this.#recordEnds();
     else this.#grouping ??= setTimeout(() => this.#recordEnds(), GROUP_MS);
@@ -215,19 +235,24 @@ export class ClusterWorker {
    */
   async #record(batch: FinishedAttempt[], free: number): Promise<ClaimedAttempt[]> {
     const giveUp = Date.now() + this.#o.lostMs;
+    // task_start and logs before the ends: those held go in the same transaction.
+    const before = this.#early;
+    this.#early = [];
     for (let pause = 100;; pause = Math.min(pause * 2, 2000)) {
       try {
-        await this.#log.flush().catch(() => {}); // task_start and logs before the ends
+        await this.#log.flush().catch(() => {}); // those already sent on their own
         const { claimed } = await completeAndClaim(this.#db, batch, {
           worker: this.#o.name,
           maxOutputBytes: this.#o.maxOutputBytes,
           claim: this.#stop?.aborted ? 0 : free,
           lostMs: this.#o.lostMs,
+          before,
         });
         return claimed;
       } catch (err) {
         if (Date.now() + pause > giveUp) {
           // Left `running`, no longer heartbeated: reaped as worker_lost.
+          this.#log.append(...before);
           return this.#fail(`recording ${batch.length} attempt end(s)`, err);
         }
         await new Promise((r) => setTimeout(r, pause));
@@ -283,27 +308,15 @@ export class ClusterWorker {
   }
 
   /**
-   * Waits for a notification, an attempt's end, a stop, the poll interval, or (when
-   * `untilDue`) the next delayed retry's `not_before`.
+   * Waits for a notification, an attempt's end, a stop, the poll interval, or `dueMs`
+   * (the next delayed retry's `not_before`, as the empty claim reported it).
    */
-  async #idle(untilDue: boolean): Promise<void> {
+  async #idle(dueMs: number | null): Promise<void> {
     if (this.#woken) {
       this.#woken = false;
       return;
     }
-    let wait = this.#o.pollMs;
-    if (untilDue) {
-      const [row] = await this.#db.sql<{ ms: number | null }[]>`
-        select (extract(epoch from (min(not_before) - now())) * 1000)::float8 as ms
-        from task_queue where state = 'queued' and not_before > now()`.catch(() => [
-        { ms: null },
-      ]);
-      if (row?.ms !== null && row?.ms !== undefined) wait = Math.min(wait, row.ms + 5);
-      if (this.#woken) {
-        this.#woken = false;
-        return;
-      }
-    }
+    const wait = dueMs === null ? this.#o.pollMs : Math.min(this.#o.pollMs, dueMs + 5);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
