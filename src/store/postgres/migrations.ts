@@ -1,4 +1,5 @@
 import { MIGRATION_V3 } from "./migrations_v3.ts";
+import { MIGRATION_V4 } from "./migrations_v4.ts";
 
 /**
  * The versioned schema of the PostgreSQL store. Append new versions; never edit one
@@ -152,4 +153,5 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   MIGRATION_V3,
+  MIGRATION_V4,
 ];

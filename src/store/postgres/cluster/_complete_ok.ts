@@ -3,7 +3,7 @@ import { STATE_SCHEMA_VERSION } from "../../state_events.ts";
 import type { EventText, RunTag } from "./_events.ts";
 import type { Finished } from "./_finish.ts";
 import { type OkEnd, taskOkText } from "./_settle.ts";
-import { type ClaimedAttempt, type ClaimRow, toClaimed } from "./claim.ts";
+import { type ClaimedAttempt, type ClaimRow, type RunSources, toClaimed } from "./claim.ts";
 import type { ClusterDb } from "./submit.ts";
 
 /** A successful end of a claimed attempt, with its queue row and its run's fields. */
@@ -36,7 +36,9 @@ export async function completeOk(
 ): Promise<{ finished: Finished[]; claimed: ClaimedAttempt[] }> {
   const texts = attempts.map((a) => taskOkText(a.end, a.tag));
   const pre = options.before;
-  const [{ r }] = await db.sql<{ r: { claimed: ClaimRow[]; finished: Finished[] } }[]>`
+  const [{ r }] = await db.sql<
+    { r: { claimed: ClaimRow[]; finished: Finished[]; sources?: RunSources } }[]
+  >`
     select orch_complete_ok(${options.worker},
       ${attempts.map((a) => a.id)}::bigint[],
       ${attempts.map((a) => a.end.runId)}::text[],
@@ -48,5 +50,5 @@ export async function completeOk(
       ${EVENT_SCHEMA_VERSION}, ${STATE_SCHEMA_VERSION},
       ${pre.map((e) => e.runId)}::text[], ${pre.map((e) => e.event)}::text[],
       ${pre.map((e) => e.timestamp)}::text[], ${pre.map((e) => e.text)}::text[]) as r`;
-  return { finished: r.finished, claimed: r.claimed.map(toClaimed) };
+  return { finished: r.finished, claimed: r.claimed.map((c) => toClaimed(c, r.sources)) };
 }

@@ -15,7 +15,10 @@ export interface ClusterRunSpec extends RunTag {
 
 /** `run_tasks.spec`: one task as the attempts need it. */
 export interface ClusterTaskSpec {
-  source: WorkflowSource;
+  /** The workflow source (runs submitted before migration 4). */
+  source?: WorkflowSource;
+  /** Its place in the run's `runs.sources` (since migration 4). */
+  source_ix?: number;
   workflow_ref: string;
   params: JsonObject;
   retries: number;

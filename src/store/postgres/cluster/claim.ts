@@ -1,4 +1,5 @@
 import type { Job, UpstreamOutput } from "../../../pool/task_pool.ts";
+import type { WorkflowSource } from "../../../workflows/registry.ts";
 import type { Sql, TransactionSql } from "../connect.ts";
 import type { RunTag } from "./_events.ts";
 import type { ClusterRunSpec, ClusterTaskSpec } from "./_run_spec.ts";
@@ -24,6 +25,9 @@ export interface ClaimRow {
   run_spec: ClusterRunSpec;
   upstream: UpstreamOutput[] | null;
 }
+
+/** The workflow sources of the claimed attempts' runs, by run id (`runs.sources`). */
+export type RunSources = Record<string, WorkflowSource[]> | null | undefined;
 
 /** What a claim returns: the attempts, and when nothing was claimed, the next retry's wait. */
 export interface Claim {
@@ -63,18 +67,22 @@ export async function claimNext(
   sql: Sql | TransactionSql,
   options: { worker: string; limit: number; lostMs: number },
 ): Promise<Claim> {
-  const [{ c }] = await sql<{ c: { claimed: ClaimRow[]; due_ms: number | null } }[]>`
-    select orch_claim(${options.worker}, ${options.limit}, ${options.lostMs}) as c`;
-  return { claimed: c.claimed.map(toClaimed), dueMs: c.due_ms };
+  const [{ c }] = await sql<
+    { c: { claimed: ClaimRow[]; due_ms: number | null; sources?: RunSources } }[]
+  >`select orch_claim(${options.worker}, ${options.limit}, ${options.lostMs}) as c`;
+  return { claimed: c.claimed.map((r) => toClaimed(r, c.sources)), dueMs: c.due_ms };
 }
 
 /**
  * @param r An attempt as the database returns it.
+ * @param sources The claimed runs' sources (the task spec names its own by index).
  * @returns The attempt and the `Job` to run.
  */
-export function toClaimed(r: ClaimRow): ClaimedAttempt {
+export function toClaimed(r: ClaimRow, sources: RunSources): ClaimedAttempt {
+  const source = r.spec.source ?? sources?.[r.run_id]?.[r.spec.source_ix ?? -1];
+  if (!source) throw new Error(`claimed attempt ${r.id}: the source of its task is missing`);
   const job: Job = {
-    source: r.spec.source,
+    source,
     params: r.spec.params,
     upstream: r.upstream ?? [],
     ...(r.run_spec.run_params ? { runParams: r.run_spec.run_params } : {}),

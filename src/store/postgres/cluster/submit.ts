@@ -66,8 +66,16 @@ export async function submitRun(
     ...(options.runParams ? { run_params: options.runParams } : {}),
     max_delay_s: options.maxDelayS ?? DEFAULT_MAX_DELAY_S,
   };
+  // Each distinct source once (runs.sources); the tasks name theirs by index.
+  const distinct = new Map<string, number>();
+  const sourceIx = sources.map((s) => {
+    const key = JSON.stringify(s);
+    if (!distinct.has(key)) distinct.set(key, distinct.size);
+    return distinct.get(key)!;
+  });
+  const runSources = `[${[...distinct.keys()].join(",")}]`;
   const taskSpecs = dag.tasks.map((t, i): ClusterTaskSpec => ({
-    source: sources[i],
+    source_ix: sourceIx[i],
     workflow_ref: t.workflowRef,
     params: t.params as JsonObject,
     retries: t.retries,
@@ -117,7 +125,7 @@ export async function submitRun(
       }]);
       await mirrorRuns(sql, started);
       await sql`update runs set mode = 'cluster', remaining = ${remaining},
-          spec = ${JSON.stringify(spec)}::text::jsonb
+          spec = ${JSON.stringify(spec)}::text::jsonb, sources = ${runSources}::text::jsonb
         where run_id = ${runId}`;
       await sql`
         insert into run_tasks (run_id, idx, task_id, state, waiting, attempts, spec, output,
