@@ -34,6 +34,27 @@ pgTest("migrate() creates the schema once and is idempotent", async ({ sql, sche
   assert.deepEqual(tables.map((r) => r.table_name), TABLES);
 }, { migrate: false });
 
+pgTest("deleting a run deletes its cluster rows, and only its own", async ({ sql }) => {
+  for (const run of ["r1", "r2"]) {
+    await sql`insert into runs (run_id, dag_name) values (${run}, 'd')`;
+    await sql`insert into run_tasks (run_id, idx, task_id, waiting, spec)
+      values (${run}, 0, 'a', 0, '{}'), (${run}, 1, 'b', 1, '{}')`;
+    await sql`insert into run_edges (run_id, up_idx, down_idx, pos) values (${run}, 0, 1, 0)`;
+    await sql`insert into task_queue (run_id, idx, task_id) values (${run}, 0, 'a')`;
+  }
+  await sql`delete from runs where run_id = 'r1'`;
+  const left = await sql<{ t: string; run_id: string }[]>`
+    select 'run_tasks' as t, run_id from run_tasks union all
+    select 'run_edges', run_id from run_edges union all
+    select 'task_queue', run_id from task_queue order by 1, 2`;
+  assert.deepEqual(left.map((r) => `${r.t}:${r.run_id}`), [
+    "run_edges:r2",
+    "run_tasks:r2",
+    "run_tasks:r2",
+    "task_queue:r2",
+  ]);
+});
+
 pgTest("migrate() rolls back a failing version alone and reports it", async ({ sql, schema }) => {
   const broken = [
     ...MIGRATIONS,
