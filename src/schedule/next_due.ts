@@ -41,6 +41,7 @@
  * @module
  */
 import { floorMinute } from "./_time.ts";
+import { replaceFile } from "../lib/replace_file.ts";
 import { scheduleFiles } from "./_files.ts";
 import type { KnownFires } from "./known_fires.ts";
 import type { Schedule } from "./schema.ts";
@@ -286,14 +287,7 @@ async function writeIndex(
       ? Object.fromEntries(keep.dags)
       : undefined,
   };
-  const path = nextDueIndexPath(setup.statePath);
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(index) + "\n");
-    await Deno.rename(tmp, path);
-  } catch {
-    await Deno.remove(tmp).catch(() => {});
-  }
+  await replaceFile(nextDueIndexPath(setup.statePath), JSON.stringify(index) + "\n");
 }
 
 /**
