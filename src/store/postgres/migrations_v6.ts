@@ -6,12 +6,18 @@ const [, CLAIM_V4, COMPLETE_OK_V4] = MIGRATION_V4.statements;
 
 /**
  * `orch_claim` as in migration 4, reading each attempt's upstream tasks from its row's
- * `ups` (in `depends_on` order) instead of `run_edges`.
+ * `ups` (in `depends_on` order) instead of `run_edges`, and leaving the task rows alone:
+ * a claimed task's row stays `queued` (its queue row, `running` with `claimed_by` and
+ * `heartbeat`, says who runs it), one row version fewer per task.
  */
 const CLAIM = patched(CLAIM_V4, [
   [
-    "returning t.run_id, t.idx, t.task_id, t.spec\n",
-    "returning t.run_id, t.idx, t.task_id, t.spec, t.ups\n",
+    `update run_tasks t set state = 'running', started = coalesce(t.started, now())
+    from q where t.run_id = q.run_id and t.idx = q.idx and t.state = 'queued'
+    returning t.run_id, t.idx, t.task_id, t.spec\n`,
+    `select t.run_id, t.idx, t.task_id, t.spec, t.ups
+    from q join run_tasks t on t.run_id = q.run_id and t.idx = q.idx
+    where t.state = 'queued'\n`,
   ],
   [
     `from run_edges e join run_tasks u on u.run_id = e.run_id and u.idx = e.up_idx
@@ -63,7 +69,10 @@ $fn$`;
 
 /**
  * `orch_complete_ok` as in migration 4, its successes settled by `orch_settle_ok` (the
- * dependants' lock, outputs, count-downs and queueing it did inline, over `run_edges`).
+ * dependants' lock, outputs, count-downs and queueing it did inline, over `run_edges`),
+ * and their queue rows deleted instead of marked `done` (an update of a row with five
+ * indexes, none of them HOT-able: `state` is in their predicates); the success's record
+ * is its `task_ok` event and its task row.
  */
 const COMPLETE_OK = patched(COMPLETE_OK_V4, [
   [
@@ -74,6 +83,10 @@ const COMPLETE_OK = patched(COMPLETE_OK_V4, [
       ),
     ),
     "    perform orch_settle_ok(l_run, l_idx, l_out);\n",
+  ],
+  [
+    "update task_queue set state = 'done', error = null, heartbeat = now()\n  where id = any(v_kept);",
+    "delete from task_queue where id = any(v_kept);",
   ],
 ], 6);
 
@@ -120,7 +133,9 @@ end $$`;
  * table: the submit of a 10,000-task DAG no longer inserts 20,000 edge rows with two
  * indexes, and a completion reads the dependants from the rows it updates anyway.
  * Success's decisions move into one function (`orch_settle_ok`) that the one-call path
- * and the failure path's transaction share.
+ * and the failure path's transaction share. Fewer row versions per task: the claim no
+ * longer marks the task row `running`, and a success deletes its queue row (failed
+ * attempts keep theirs, `failed`, with the error).
  */
 export const MIGRATION_V6: Migration = {
   version: 6,
