@@ -134,14 +134,18 @@ end $$`;
  * indexes, and a completion reads the dependants from the rows it updates anyway.
  * Success's decisions move into one function (`orch_settle_ok`) that the one-call path
  * and the failure path's transaction share. Fewer row versions per task: the claim no
- * longer marks the task row `running`, and a success deletes its queue row (failed
- * attempts keep theirs, `failed`, with the error).
+ * longer marks the task row `running`, a success deletes its queue row (failed
+ * attempts keep theirs, `failed`, with the error), and `run_tasks` pages keep room for
+ * heap-only updates (fillfactor 70).
  */
 export const MIGRATION_V6: Migration = {
   version: 6,
   name: "cluster runs: edges in run_tasks (ups, downs), no run_edges; orch_settle_ok",
   statements: [
     `alter table run_tasks add column ups integer[], add column downs integer[]`,
+    // Room on each page for the updates of its rows (outputs, count-downs): its only index
+    // is the key, so they can stay heap-only (HOT) instead of adding a key entry each.
+    `alter table run_tasks set (fillfactor = 70)`,
     ...BACKFILL,
     `drop table run_edges`,
     CASCADE,
