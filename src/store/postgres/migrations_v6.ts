@@ -36,7 +36,7 @@ const CLAIM = patched(CLAIM_V4, [
  * 0 (in `(run_id, idx)` order). The caller holds the successes' queue rows.
  */
 const SETTLE_OK = `
-create function orch_settle_ok(p_run_ids text[], p_idx integer[], p_outputs text[])
+create function orch_settle_ok(p_run_ids text[], p_idx integer[], p_outputs jsonb[])
 returns void language plpgsql as $fn$
 begin
   perform 1 from run_tasks t where (t.run_id, t.idx) in (
@@ -47,7 +47,7 @@ begin
   with s as (
     select * from unnest(p_run_ids, p_idx, p_outputs) as s(run_id, idx, output)
   ), done as (
-    update run_tasks t set state = 'success', output = s.output::jsonb, finished = now()
+    update run_tasks t set state = 'success', output = s.output, finished = now()
     from s where t.run_id = s.run_id and t.idx = s.idx and t.state in ('queued', 'running')
     returning t.run_id, t.downs
   ), counts as (
@@ -88,7 +88,43 @@ const COMPLETE_OK = patched(COMPLETE_OK_V4, [
     "update task_queue set state = 'done', error = null, heartbeat = now()\n  where id = any(v_kept);",
     "delete from task_queue where id = any(v_kept);",
   ],
+  // JSON as jsonb documents (one array each), not text[]: no escaping by the client, no
+  // unescaping by the server (measured 11-19 against 4-6 µs per element).
+  ["create or replace function orch_complete_ok", "create function orch_complete_ok"],
+  [
+    "p_outputs text[], p_ts text[], p_events text[]",
+    "p_outputs jsonb, p_ts text[], p_events jsonb",
+  ],
+  ["p_pre_ts text[], p_pre_body text[])", "p_pre_ts text[], p_pre_body jsonb)"],
+  ["  l_out text[];\n", "  l_out jsonb[];\n"],
+  ["  l_ev text[];\n", "  l_ev jsonb[];\n"],
+  [
+    `  select run_id, event, ts::timestamptz, body::jsonb
+  from unnest(p_pre_run, p_pre_event, p_pre_ts, p_pre_body)
+    with ordinality as u(run_id, event, ts, body, ord) order by ord;`,
+    `  select u.run_id, u.event, u.ts::timestamptz, b.body
+  from unnest(p_pre_run, p_pre_event, p_pre_ts) with ordinality as u(run_id, event, ts, ord)
+    join jsonb_array_elements(p_pre_body) with ordinality as b(body, ord) on b.ord = u.ord
+  order by u.ord;`,
+  ],
+  ["array_agg(e.output order by e.ord)", "array_agg(o.output order by e.ord)"],
+  ["array_agg(e.body order by e.ord)", "array_agg(b.body order by e.ord)"],
+  [
+    `  from unnest(p_ids, p_run_ids, p_idx, p_outputs, p_ts, p_events)
+    with ordinality as e(id, run_id, idx, output, ts, body, ord)`,
+    `  from unnest(p_ids, p_run_ids, p_idx, p_ts) with ordinality as e(id, run_id, idx, ts, ord)
+    join jsonb_array_elements(p_outputs) with ordinality as o(output, ord) on o.ord = e.ord
+    join jsonb_array_elements(p_events) with ordinality as b(body, ord) on b.ord = e.ord`,
+  ],
+  [
+    "select run_id, 'task_ok', ts::timestamptz, body::jsonb\n",
+    "select run_id, 'task_ok', ts::timestamptz, body\n",
+  ],
 ], 6);
+
+/** The signature of `orch_complete_ok` before migration 6 (its JSON as `text[]`). */
+const DROP_COMPLETE_OK_V3 = `drop function orch_complete_ok(text, bigint[], text[], integer[],
+  text[], text[], text[], integer, integer, text, integer, integer, text[], text[], text[], text[])`;
 
 /** The delete trigger of migration 5, without `run_edges`. */
 const CASCADE = `create or replace function orch_runs_cascade() returns trigger
@@ -151,6 +187,7 @@ export const MIGRATION_V6: Migration = {
     CASCADE,
     CLAIM,
     SETTLE_OK,
+    DROP_COMPLETE_OK_V3,
     COMPLETE_OK,
     LZ4,
   ],

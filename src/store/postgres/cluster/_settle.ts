@@ -196,7 +196,7 @@ async function lockAffected(
  */
 async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
   await sql`select orch_settle_ok(${ok.map((e) => e.runId)}::text[],
-    ${ok.map((e) => e.idx)}::int[], ${ok.map((e) => e.outputJson)}::text[])`;
+    ${ok.map((e) => e.idx)}::int[], ${ok.map((e) => e.outputJson)}::text[]::jsonb[])`;
 }
 
 /**
