@@ -85,6 +85,9 @@ pgTest(
     ]);
     const [{ edges }] = await sql`select to_regclass('run_edges') is null as edges`;
     assert.equal(edges, true);
+    const [{ options }] = await sql`select reloptions as options from pg_class
+      where oid = 'run_tasks'::regclass`;
+    assert.deepEqual(options, ["fillfactor=70"]);
 
     // The run goes on with the new functions: b's end makes c ready, with both outputs.
     const db = { sql, schema };
