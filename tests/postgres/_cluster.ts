@@ -124,3 +124,24 @@ export async function eventually<T>(
 export function dagText(name: string, tasks: Record<string, unknown>[]): string {
   return JSON.stringify({ name, tenant_id: "t", tasks });
 }
+
+/**
+ * Keeps a record of every attempt in the test's schema: a success's queue row is deleted
+ * (migration 6), so a trigger copies it into `done_attempts` with state `done`, and the
+ * view `attempts` lists both (the columns of `task_queue`). Call before submitting.
+ * @param sql A client on the test's schema.
+ */
+export async function recordAttempts(sql: PgScope["sql"]): Promise<void> {
+  await sql`create table done_attempts (like task_queue)`;
+  await sql`create function keep_done_attempt() returns trigger language plpgsql as $$
+    declare r task_queue := old;
+    begin
+      r.state := 'done';
+      insert into done_attempts select (r).*;
+      return old;
+    end $$`;
+  await sql`create trigger keep_done after delete on task_queue
+    for each row when (old.state = 'running') execute function keep_done_attempt()`;
+  await sql`create view attempts as
+    select * from task_queue union all select * from done_attempts`;
+}

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import type { Dag } from "../../src/dag/types.ts";
 import { buildPlan } from "../../src/plan/mod.ts";
-import { type ClusterDb, submitRun } from "../../src/store/postgres/cluster/mod.ts";
+import {
+  cancelClusterRun,
+  type ClusterDb,
+  submitRun,
+} from "../../src/store/postgres/cluster/mod.ts";
 import { type ClaimedAttempt, claimNext } from "../../src/store/postgres/cluster/claim.ts";
 import { completeAndClaim, endOf } from "../../src/store/postgres/cluster/complete.ts";
 import { pgTest } from "./_pg.ts";
@@ -81,6 +85,45 @@ pgTest(
     assert.equal(finished[0].body.tasks_succeeded, 2);
     const [run] = await sql`select status, remaining from runs where run_id = ${runId}`;
     assert.deepEqual({ ...run }, { status: "success", remaining: 0 });
+    // A success leaves no queue row (the record is its task_ok); the task rows hold the run.
+    assert.deepEqual([...await sql`select id from task_queue where run_id = ${runId}`], []);
+    const tasks = await sql<{ task_id: string; state: string }[]>`
+      select task_id, state from run_tasks where run_id = ${runId} order by idx`;
+    assert.deepEqual(tasks.map((t) => [t.task_id, t.state]), [["a", "success"], ["b", "success"]]);
+  },
+);
+
+pgTest(
+  "cancelClusterRun() fails the claimed task and skips the others, whatever run_tasks says",
+  async ({ sql, schema }) => {
+    const db: ClusterDb = { sql, schema };
+    const runId = await submitChain(db);
+    const [a] = (await claimNext(sql, { worker: "w1", lostMs: 10_000, limit: 5 })).claimed;
+    assert.equal(a.job.taskId, "a");
+    // Claimed: its task row stays `queued` (one row version fewer per task, migration 6).
+    const [row] = await sql`select state from run_tasks where run_id = ${runId} and idx = 0`;
+    assert.equal(row.state, "queued");
+    assert.deepEqual(await cancelClusterRun(db, runId, "stop"), { runId, status: "cancelled" });
+    const tasks = await sql<{ task_id: string; state: string; error: string | null }[]>`
+      select task_id, state, error from run_tasks where run_id = ${runId} order by idx`;
+    assert.deepEqual(tasks.map((t) => [t.task_id, t.state, t.error]), [
+      ["a", "failed", "Task 'a' was cancelled: stop"],
+      ["b", "skipped", null],
+    ]);
+    const events = await sql<{ event: string; task_id: string }[]>`
+      select event, body->>'task_id' as task_id from events
+      where run_id = ${runId} and event in ('task_fail', 'task_skipped') order by id`;
+    assert.deepEqual(events.map((e) => [e.event, e.task_id]), [
+      ["task_fail", "a"],
+      ["task_skipped", "b"],
+    ]);
+    // The late success of the cancelled attempt changes nothing.
+    const late = await completeAndClaim(db, [succeeded(a, { x: 1 })], {
+      worker: "w1",
+      lostMs: 10_000,
+      claim: 5,
+    });
+    assert.deepEqual(late, { finished: [], claimed: [] });
   },
 );
 

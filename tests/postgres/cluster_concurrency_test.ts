@@ -4,6 +4,7 @@ import { buildPlan } from "../../src/plan/mod.ts";
 import type { Job, JobOutcome, TaskPool } from "../../src/pool/mod.ts";
 import { type ClusterDb, ClusterWorker, submitRun } from "../../src/store/postgres/cluster/mod.ts";
 import { pgTest } from "./_pg.ts";
+import { recordAttempts } from "./_cluster.ts";
 
 /**
  * A pool that runs nothing: `{n}` is 1 plus the upstream outputs' `n` (so payload passing
@@ -69,6 +70,7 @@ pgTest(
   "3 workers settle 12 concurrent runs: every task decided once, as a local run would",
   async (scope) => {
     const db: ClusterDb = { sql: scope.sql, schema: scope.schema };
+    await recordAttempts(scope.sql);
     const dags = Array.from({ length: 12 }, (_, k) => randomDag(`d${k}`, 60, 7 + k));
     const all = dags.flatMap((d) => [...expected(d).values()].map((w) => w.status));
     assert.ok(
@@ -114,7 +116,7 @@ pgTest(
         }
         const attempts = await scope.sql<{ task_id: string; n: number; done: number }[]>`
         select task_id, count(*)::int as n, count(*) filter (where state = 'done')::int as done
-        from task_queue where run_id = ${runId} group by task_id`;
+        from attempts where run_id = ${runId} group by task_id`;
         for (const a of attempts) {
           const t = dag.tasks.find((x) => x.id === a.task_id)!;
           const status = want.get(a.task_id)!.status;

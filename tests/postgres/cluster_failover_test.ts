@@ -6,6 +6,7 @@ import {
   dagText,
   eventually,
   logs,
+  recordAttempts,
   startWorkers,
   stopWorkers,
   type WorkerProc,
@@ -56,7 +57,7 @@ async function slowRunner(scope: PgScope, workers: WorkerProc[]): Promise<Worker
   );
   // Both roots recorded first: their ends are never in flight when the worker dies.
   await eventually(() =>
-    scope.sql`select 1 from task_queue where task_id in ('first', 'quick') and state = 'done'`
+    scope.sql`select 1 from attempts where task_id in ('first', 'quick') and state = 'done'`
       .then((x) => x.length === 2)
   );
   const pid = Number(row.claimed_by.split(":").at(-1));
@@ -75,6 +76,7 @@ pgTest(
   "SIGKILL of a worker mid-task: worker_lost, retried on another worker, run succeeds",
   async (scope) => {
     const sb = await clusterSandbox(scope);
+    await recordAttempts(scope.sql);
     let workers: WorkerProc[] = [];
     try {
       workers = await startWorkers(sb, 2, LOST);
@@ -92,7 +94,7 @@ pgTest(
       const attempts = await scope.sql<
         { task_id: string; attempt: number; state: string; error: Ev }[]
       >`
-      select task_id, attempt, state, error from task_queue order by task_id, attempt`;
+      select task_id, attempt, state, error from attempts order by task_id, attempt`;
       const slow = attempts.filter((a) => a.task_id === "slow");
       assert.deepEqual(slow.map((a) => [a.attempt, a.state]), [[1, "failed"], [2, "done"]]);
       assert.equal((slow[0].error.error as Ev).name, "WorkerLostError");
@@ -120,6 +122,7 @@ pgTest(
   "worker_lost with no retries left: the task fails, dependants skipped, run failed",
   async (scope) => {
     const sb = await clusterSandbox(scope);
+    await recordAttempts(scope.sql);
     let workers: WorkerProc[] = [];
     try {
       workers = await startWorkers(sb, 1, LOST);
@@ -157,6 +160,7 @@ pgTest(
   "a stalled worker's late result is ignored: no completed work is duplicated",
   async (scope) => {
     const sb = await clusterSandbox(scope);
+    await recordAttempts(scope.sql);
     let workers: WorkerProc[] = [];
     try {
       workers = await startWorkers(sb, 2, LOST);
@@ -169,7 +173,7 @@ pgTest(
       victim.child.kill("SIGCONT"); // it finishes attempt 1 and tries to record it
       await new Promise((r) => setTimeout(r, 4000));
       const slow = await scope.sql<{ attempt: number; state: string }[]>`
-      select attempt, state from task_queue where task_id = 'slow' order by attempt`;
+      select attempt, state from attempts where task_id = 'slow' order by attempt`;
       assert.deepEqual(slow.map((a) => [a.attempt, a.state]), [[1, "failed"], [2, "done"]]);
       const oks = (await taskEvents(scope, "slow")).filter((e) => e.event === "task_ok");
       assert.deepEqual(oks.map((e) => e.attempt), [2], "only the retry's success counts");

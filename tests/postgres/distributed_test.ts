@@ -8,6 +8,7 @@ import {
   dagText,
   eventually,
   logs,
+  recordAttempts,
   startWorkers,
   stopWorkers,
   type WorkerProc,
@@ -45,6 +46,7 @@ function shapes(events: readonly Ev[]): Map<string, string> {
 
 pgTest("distributed execution with two orch worker processes", async (scope, t) => {
   const sb = await clusterSandbox(scope);
+  await recordAttempts(scope.sql);
   let workers: WorkerProc[] = [];
   const events = async (runId: string) =>
     (await scope.sql<{ body: Ev }[]>`select body from events where run_id = ${runId} order by id`)
@@ -63,7 +65,7 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
       const rows = await scope.sql<
         { task_id: string; attempt: number; state: string; by: string }[]
       >`
-        select task_id, attempt, state, claimed_by as by from task_queue
+        select task_id, attempt, state, claimed_by as by from attempts
         where run_id = ${runId} order by task_id`;
       assert.equal(rows.length, 21, "one attempt per task");
       assert.equal(new Set(rows.map((x) => x.task_id)).size, 21);
@@ -189,7 +191,7 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
       const attempts = Object.fromEntries(result.tasks.map((x: Ev) => [x.id, x.attempts]));
       assert.deepEqual(attempts, { a: 0, b: 1, c: 1, d: 0 });
       const ran = await scope.sql<{ task_id: string }[]>`
-        select task_id from task_queue where run_id = ${result.run_id} order by task_id`;
+        select task_id from attempts where run_id = ${result.run_id} order by task_id`;
       assert.deepEqual(ran.map((x) => x.task_id), ["b", "c"], "reused tasks did not run");
       const reused = (await events(result.run_id)).filter((e) => e.reused_from === failedId);
       assert.deepEqual(reused.map((e) => e.task_id).sort(), ["a", "d"]);
@@ -227,7 +229,7 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
           where schedule_id = 'every' and status = 'success'`.then((x) => x.length ? x : null)
         );
         assert.equal(row.trigger, "schedule");
-        const ran = await scope.sql`select 1 from task_queue where run_id = ${row.run_id}`;
+        const ran = await scope.sql`select 1 from attempts where run_id = ${row.run_id}`;
         assert.equal(ran.length, 1, "a worker ran the task");
       },
     );

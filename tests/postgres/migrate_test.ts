@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { migrate, MIGRATIONS, migrationStatus } from "../../src/store/postgres/mod.ts";
+import { claimNext } from "../../src/store/postgres/cluster/claim.ts";
+import { completeAndClaim, endOf } from "../../src/store/postgres/cluster/complete.ts";
 import { pgTest, runScript } from "./_pg.ts";
 
 const ALL = MIGRATIONS.map((m) => m.version);
@@ -7,7 +9,6 @@ const TABLES = [
   "events",
   "leader",
   "orch_migrations",
-  "run_edges",
   "run_tasks",
   "runs",
   "schedule_minutes",
@@ -37,23 +38,82 @@ pgTest("migrate() creates the schema once and is idempotent", async ({ sql, sche
 pgTest("deleting a run deletes its cluster rows, and only its own", async ({ sql }) => {
   for (const run of ["r1", "r2"]) {
     await sql`insert into runs (run_id, dag_name) values (${run}, 'd')`;
-    await sql`insert into run_tasks (run_id, idx, task_id, waiting, spec)
-      values (${run}, 0, 'a', 0, '{}'), (${run}, 1, 'b', 1, '{}')`;
-    await sql`insert into run_edges (run_id, up_idx, down_idx, pos) values (${run}, 0, 1, 0)`;
+    await sql`insert into run_tasks (run_id, idx, task_id, waiting, spec, ups, downs)
+      values (${run}, 0, 'a', 0, '{}', null, '{1}'), (${run}, 1, 'b', 1, '{}', '{0}', null)`;
     await sql`insert into task_queue (run_id, idx, task_id) values (${run}, 0, 'a')`;
   }
   await sql`delete from runs where run_id = 'r1'`;
   const left = await sql<{ t: string; run_id: string }[]>`
     select 'run_tasks' as t, run_id from run_tasks union all
-    select 'run_edges', run_id from run_edges union all
     select 'task_queue', run_id from task_queue order by 1, 2`;
   assert.deepEqual(left.map((r) => `${r.t}:${r.run_id}`), [
-    "run_edges:r2",
     "run_tasks:r2",
     "run_tasks:r2",
     "task_queue:r2",
   ]);
 });
+
+pgTest(
+  "migration 6 moves the edges of unfinished runs into run_tasks, and their runs complete",
+  async ({ sql, schema }) => {
+    await migrate(sql, { schema, migrations: MIGRATIONS.filter((m) => m.version <= 5) });
+    // A running cluster run as version 5 left it: a -> c, b -> c (c lists b first), a done.
+    await sql`insert into runs (run_id, dag_name, status, mode, remaining, spec, sources)
+      values ('live', 'd', 'running', 'cluster', 2, '{"dag_name": "d", "tenant_id": "t"}',
+        '[{"kind": "builtin", "name": "fake"}]'),
+      ('old', 'd', 'success', 'cluster', 0, '{}', null)`;
+    const spec = `{"source_ix": 0, "workflow_ref": "fake", "params": {}, "retries": 0,
+      "retry_delay_s": 0}`;
+    await sql`insert into run_tasks (run_id, idx, task_id, state, waiting, attempts, spec, output)
+      values ('live', 0, 'a', 'success', 0, 1, ${spec}::text::jsonb, '{"n": 1}'),
+        ('live', 1, 'b', 'queued', 0, 1, ${spec}::text::jsonb, null),
+        ('live', 2, 'c', 'pending', 1, 0, ${spec}::text::jsonb, null),
+        ('old', 0, 'x', 'success', 0, 1, '{}', '{}'), ('old', 1, 'y', 'success', 0, 1, '{}', '{}')`;
+    await sql`insert into run_edges (run_id, up_idx, down_idx, pos)
+      values ('live', 0, 2, 1), ('live', 1, 2, 0), ('old', 0, 1, 0)`;
+    await sql`insert into task_queue (run_id, idx, task_id) values ('live', 1, 'b')`;
+
+    assert.deepEqual(await migrate(sql, { schema }), [6]);
+    const rows = await sql<{ run_id: string; idx: number; ups: number[]; downs: number[] }[]>`
+      select run_id, idx, ups, downs from run_tasks order by run_id, idx`;
+    assert.deepEqual(rows.map((r) => [r.run_id, r.idx, r.ups, r.downs]), [
+      ["live", 0, null, [2]],
+      ["live", 1, null, [2]],
+      ["live", 2, [1, 0], null],
+      ["old", 0, null, null], // ended runs are left as they were
+      ["old", 1, null, null],
+    ]);
+    const [{ edges }] = await sql`select to_regclass('run_edges') is null as edges`;
+    assert.equal(edges, true);
+    const [{ options }] = await sql`select reloptions as options from pg_class
+      where oid = 'run_tasks'::regclass`;
+    assert.deepEqual(options, ["fillfactor=70"]);
+
+    // The run goes on with the new functions: b's end makes c ready, with both outputs.
+    const db = { sql, schema };
+    const opts = { worker: "w", lostMs: 10_000 };
+    const [b] = (await claimNext(sql, { ...opts, limit: 5 })).claimed;
+    assert.equal(b.job.taskId, "b");
+    const at = Date.now();
+    const ok = (output: Record<string, unknown>) => ({
+      ok: true as const,
+      output,
+      outputJson: JSON.stringify(output),
+      startedAt: at,
+      endedAt: at,
+    });
+    const next = await completeAndClaim(db, [endOf(b, ok({ n: 2 }))], { ...opts, claim: 5 });
+    assert.deepEqual(next.claimed.map((c) => [c.job.taskId, c.job.upstream]), [
+      ["c", [["b", '{"n": 2}'], ["a", '{"n": 1}']]],
+    ]);
+    const end = await completeAndClaim(db, [endOf(next.claimed[0], ok({}))], {
+      ...opts,
+      claim: 5,
+    });
+    assert.deepEqual(end.finished, [{ runId: "live", status: "success" }]);
+  },
+  { migrate: false },
+);
 
 pgTest("migrate() rolls back a failing version alone and reports it", async ({ sql, schema }) => {
   const broken = [

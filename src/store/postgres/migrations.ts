@@ -1,6 +1,7 @@
 import { MIGRATION_V3 } from "./migrations_v3.ts";
 import { MIGRATION_V4 } from "./migrations_v4.ts";
 import { MIGRATION_V5 } from "./migrations_v5.ts";
+import { MIGRATION_V6 } from "./migrations_v6.ts";
 
 /**
  * The versioned schema of the PostgreSQL store. Append new versions; never edit one
@@ -156,4 +157,5 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_V3,
   MIGRATION_V4,
   MIGRATION_V5,
+  MIGRATION_V6,
 ];

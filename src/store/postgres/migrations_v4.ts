@@ -1,15 +1,6 @@
 import type { Migration } from "./migrations.ts";
 import { MIGRATION_V3 } from "./migrations_v3.ts";
-
-/** `text` with each `[from, to]` replaced once; throws when one is missing (a v3 edit). */
-function patched(text: string, edits: readonly [string, string][]): string {
-  let out = text;
-  for (const [from, to] of edits) {
-    if (!out.includes(from)) throw new Error(`migration 4: "${from}" not found in migration 3`);
-    out = out.replace(from, to);
-  }
-  return out;
-}
+import { patched } from "./_patched.ts";
 
 const [CLAIM_V3, , COMPLETE_OK_V3] = MIGRATION_V3.statements;
 
@@ -34,7 +25,7 @@ const CLAIM = patched(CLAIM_V3, [
   return json_build_object('claimed', coalesce(v_claimed, '[]'::json), 'due_ms', v_due,
     'sources', v_sources);`,
   ],
-]);
+], 4);
 
 /** `orch_complete_ok` as in migration 3, passing on the claim's `sources`. */
 const COMPLETE_OK = patched(COMPLETE_OK_V3, [
@@ -47,7 +38,7 @@ const COMPLETE_OK = patched(COMPLETE_OK_V3, [
     "return json_build_object('claimed', v_claim->'claimed', 'finished', to_json(v_finished));",
     "return json_build_object('claimed', v_claim->'claimed', 'finished', to_json(v_finished),\n    'sources', v_claim->'sources');",
   ],
-]);
+], 4);
 
 /**
  * Version 4: a cluster run's workflow sources stored once (`runs.sources`, a JSON array

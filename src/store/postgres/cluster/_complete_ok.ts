@@ -43,12 +43,19 @@ export async function completeOk(
       ${attempts.map((a) => a.id)}::bigint[],
       ${attempts.map((a) => a.end.runId)}::text[],
       ${attempts.map((a) => a.end.idx)}::int[],
-      ${attempts.map((a) => a.end.outputJson)}::text[],
+      ${jsonArray(attempts.map((a) => a.end.outputJson))}::text::jsonb,
       ${texts.map((t) => t.timestamp)}::text[],
-      ${texts.map((t) => t.text)}::text[],
+      ${jsonArray(texts.map((t) => t.text))}::text::jsonb,
       ${options.claim}, ${options.lostMs}, ${db.schema},
       ${EVENT_SCHEMA_VERSION}, ${STATE_SCHEMA_VERSION},
       ${pre.map((e) => e.runId)}::text[], ${pre.map((e) => e.event)}::text[],
-      ${pre.map((e) => e.timestamp)}::text[], ${pre.map((e) => e.text)}::text[]) as r`;
+      ${pre.map((e) => e.timestamp)}::text[], ${
+    jsonArray(pre.map((e) => e.text))
+  }::text::jsonb) as r`;
   return { finished: r.finished, claimed: r.claimed.map((c) => toClaimed(c, r.sources)) };
+}
+
+/** JSON texts as one JSON array document (parsed once, never escaped as a `text[]`). */
+function jsonArray(texts: readonly string[]): string {
+  return `[${texts.join(",")}]`;
 }

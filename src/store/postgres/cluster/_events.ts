@@ -44,15 +44,19 @@ export async function insertEvents(
 ): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map((e) => e instanceof EventText ? e : EventText.of(e));
+  // The bodies as one JSON document, not a `text[]`: a large body (a 10,000-task run's
+  // `dag_start`, about 600 kB) is then neither escaped by the client nor unescaped by the
+  // server (pg_floor: 23-27 -> 15-24 ms for that one).
   await sql`
     insert into events (run_id, event, ts, body)
-    select run_id, event, ts, body from unnest(
+    select u.run_id, u.event, u.ts, b.body from unnest(
       ${rows.map((r) => r.runId)}::text[],
       ${rows.map((r) => r.event)}::text[],
-      ${rows.map((r) => r.timestamp)}::timestamptz[],
-      ${rows.map((r) => r.text)}::text[]::jsonb[]
-    ) with ordinality as u(run_id, event, ts, body, ord)
-    order by ord`;
+      ${rows.map((r) => r.timestamp)}::timestamptz[]
+    ) with ordinality as u(run_id, event, ts, ord)
+    join jsonb_array_elements(${`[${rows.map((r) => r.text).join(",")}]`}::text::jsonb)
+      with ordinality as b(body, ord) on b.ord = u.ord
+    order by u.ord`;
 }
 
 /** An event already serialized (e.g. `task_ok` embedding a worker's output text). */

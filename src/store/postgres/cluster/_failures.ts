@@ -104,13 +104,15 @@ export async function skipDescendants(
 ): Promise<Skip[]> {
   return await sql<Skip[]>`
     with recursive d(run_id, idx, upstream) as (
-      select e.run_id, e.down_idx, u.task_id from run_edges e
-        join unnest(${failed.map((f) => f.runId)}::text[], ${failed.map((f) => f.idx)}::int[],
+      select u.run_id, x.idx, u.task_id
+      from unnest(${failed.map((f) => f.runId)}::text[], ${failed.map((f) => f.idx)}::int[],
           ${failed.map((f) => f.taskId)}::text[]) as u(run_id, idx, task_id)
-        on e.run_id = u.run_id and e.up_idx = u.idx
+        join run_tasks t on t.run_id = u.run_id and t.idx = u.idx
+        cross join unnest(t.downs) as x(idx)
       union
-      select e.run_id, e.down_idx, d.upstream from run_edges e join d
-        on e.run_id = d.run_id and e.up_idx = d.idx
+      select d.run_id, x.idx, d.upstream from d
+        join run_tasks t on t.run_id = d.run_id and t.idx = d.idx
+        cross join unnest(t.downs) as x(idx)
     ), one as (
       select distinct on (run_id, idx) run_id, idx, upstream from d order by run_id, idx, upstream
     ), s as (

@@ -173,16 +173,16 @@ async function lockAffected(
       select * from unnest(${failed.map((e) => e.runId)}::text[],
         ${failed.map((e) => e.idx)}::int[])
     ), d(run_id, idx) as (
-      select e.run_id, e.down_idx from run_edges e join f
-        on e.run_id = f.run_id and e.up_idx = f.idx
+      select f.run_id, x.idx from f join run_tasks t on t.run_id = f.run_id and t.idx = f.idx
+        cross join unnest(t.downs) as x(idx)
       union
-      select e.run_id, e.down_idx from run_edges e join d
-        on e.run_id = d.run_id and e.up_idx = d.idx
+      select d.run_id, x.idx from d join run_tasks t on t.run_id = d.run_id and t.idx = d.idx
+        cross join unnest(t.downs) as x(idx)
     ), s(run_id, idx) as (
       select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[])
     ), k as (
-      select e.run_id, e.down_idx as idx from run_edges e join s
-        on e.run_id = s.run_id and e.up_idx = s.idx
+      select s.run_id, x.idx from s join run_tasks t on t.run_id = s.run_id and t.idx = s.idx
+        cross join unnest(t.downs) as x(idx)
       union
       select run_id, idx from d
     )
@@ -190,30 +190,13 @@ async function lockAffected(
     order by t.run_id, t.idx for update of t`;
 }
 
-/** Stores outputs, counts dependants down, queues the ready ones. */
+/**
+ * Stores outputs, counts dependants down, queues the ready ones: `orch_settle_ok`
+ * (migration 6), the same function the one-call path of successes runs.
+ */
 async function succeed(sql: TransactionSql, ok: readonly OkEnd[]): Promise<void> {
-  await sql`
-    with s as (
-      select * from unnest(${ok.map((e) => e.runId)}::text[], ${ok.map((e) => e.idx)}::int[],
-        ${ok.map((e) => e.outputJson)}::text[]) as s(run_id, idx, output)
-    ), done as (
-      update run_tasks t set state = 'success', output = s.output::jsonb, finished = now()
-      from s where t.run_id = s.run_id and t.idx = s.idx and t.state = 'running'
-      returning t.run_id, t.idx
-    ), counts as (
-      select e.run_id, e.down_idx, count(*)::int as n
-      from run_edges e join done d on e.run_id = d.run_id and e.up_idx = d.idx
-      group by e.run_id, e.down_idx
-    ), ready as (
-      update run_tasks t set waiting = t.waiting - c.n,
-        state = case when t.waiting = c.n and t.state = 'pending' then 'queued' else t.state end,
-        attempts = case when t.waiting = c.n and t.state = 'pending' then 1 else t.attempts end
-      from counts c where t.run_id = c.run_id and t.idx = c.down_idx
-      returning t.run_id, t.idx, t.task_id, t.state, t.waiting
-    )
-    insert into task_queue (run_id, idx, task_id, attempt)
-    select run_id, idx, task_id, 1 from ready where state = 'queued' and waiting = 0
-    order by run_id, idx`;
+  await sql`select orch_settle_ok(${ok.map((e) => e.runId)}::text[],
+    ${ok.map((e) => e.idx)}::int[], ${ok.map((e) => e.outputJson)}::text[]::jsonb[])`;
 }
 
 /**

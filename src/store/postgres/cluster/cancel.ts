@@ -25,24 +25,29 @@ export async function cancelClusterRun(
       const run = (await readRuns(sql, [runId])).get(runId);
       if (!run) return null;
       const error = JSON.stringify({ error: { name: "CancelledError", message: reason } });
-      const attempts = await sql<{ idx: number; attempt: number; started: Date | null }[]>`
+      // A task runs when its attempt is claimed (`run_tasks` says `queued` meanwhile;
+      // `running` only in rows claimed before migration 6).
+      const attempts = await sql<
+        { idx: number; attempt: number; started: Date | null; claimed: boolean }[]
+      >`
         update task_queue set state = 'failed', error = ${error}::text::jsonb, heartbeat = now()
         where run_id = ${runId} and state in ('queued', 'running')
-        returning idx, attempt, claimed_at as started`;
+        returning idx, attempt, claimed_at as started, claimed_by is not null as claimed`;
+      const running = attempts.filter((a) => a.claimed).map((a) => a.idx);
       const tasks = await sql<{ idx: number; task_id: string; state: string }[]>`
         update run_tasks t set finished = now(),
-          state = case when t.state = 'running' then 'failed' else 'skipped' end,
-          error = case when t.state = 'running'
+          state = case when t.idx = any(${running}::int[]) then 'failed' else 'skipped' end,
+          error = case when t.idx = any(${running}::int[])
             then 'Task ''' || t.task_id || ''' was cancelled: ' || ${reason} end
-        from (select idx, state from run_tasks where run_id = ${runId}
+        from (select idx from run_tasks where run_id = ${runId}
           and state in ('pending', 'queued', 'running') order by idx for update) old
         where t.run_id = ${runId} and t.idx = old.idx
-        returning t.idx, t.task_id, old.state`;
+        returning t.idx, t.task_id, t.state`;
       const tag = { run_id: runId, dag_name: run.spec.dag_name, tenant_id: run.spec.tenant_id };
       const now = Date.now();
       const byIdx = new Map(attempts.map((a) => [a.idx, a]));
       const events = tasks.sort((a, b) => a.idx - b.idx).map((t) => {
-        if (t.state !== "running") {
+        if (t.state === "skipped") {
           return runEvent(tag, now, {
             event: "task_skipped",
             task_id: t.task_id,

@@ -38,11 +38,11 @@ export interface Claim {
 
 /**
  * Claims up to `limit` queued attempts whose `not_before` passed, oldest first, with
- * `FOR UPDATE SKIP LOCKED` (claimers never wait for each other), marks them and their
- * tasks `running`, and builds each attempt's `Job` in the same statement (the
- * `orch_claim` function, migration 3): the task's spec, the run's params, and the
- * outputs of its direct upstream tasks as JSON text in `depends_on` order (what the
- * local executor passes).
+ * `FOR UPDATE SKIP LOCKED` (claimers never wait for each other), marks them `running`
+ * (their tasks' rows stay `queued` since migration 6), and builds each attempt's `Job`
+ * in the same statement (the `orch_claim` function, migration 3): the task's spec, the
+ * run's params, and the outputs of its direct upstream tasks as JSON text in
+ * `depends_on` order (what the local executor passes).
  * @param sql A client on the store's schema.
  * @param options Who claims (`claimed_by`), how many at most, and after how long
  *   without a heartbeat its attempts count as lost (`lost_after_ms`).

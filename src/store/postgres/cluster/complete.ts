@@ -42,10 +42,11 @@ export function endOf(c: ClaimedAttempt, outcome: JobOutcome): FinishedAttempt {
 }
 
 /**
- * Records how attempts ended, in one transaction (retried on deadlock): marks each
- * queue row `done` / `failed` only if it is still `running` and claimed by `worker` (a
- * row reaped as `worker_lost` or dropped by a cancel meanwhile is left alone, so a late
- * result never duplicates completed work), then settles them (outputs, readiness of
+ * Records how attempts ended, in one transaction (retried on deadlock): deletes the
+ * queue row of a success and marks a failure's `failed`, each only if it is still
+ * `running` and claimed by `worker` (a row reaped as `worker_lost` or dropped by a
+ * cancel meanwhile is left alone, so a late result never duplicates completed work),
+ * then settles them (outputs, readiness of
  * dependants, retries, skips, the run's end). An output past `maxOutputBytes` fails its
  * attempt with `OutputTooLargeError` (retries apply).
  * @param db The cluster database.
@@ -100,14 +101,25 @@ export async function completeAndClaim(
   return await withRetry(() =>
     pipelinedTransaction(db.sql, async (sql) => {
       const early = insertEvents(sql, before);
+      // Successes' rows are deleted (as `orch_complete_ok` does); failures' kept `failed`.
       const mine = sql<{ id: string }[]>`
-        update task_queue q set state = u.state, error = u.error::jsonb, heartbeat = now()
-        from unnest(${attempts.map((a) => a.id)}::bigint[],
-          ${ends.map((e) => (e.ok ? "done" : "failed"))}::text[],
-          ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
-          as u(id, state, error)
-        where q.id = u.id and q.state = 'running' and q.claimed_by = ${options.worker}
-        returning q.id`.execute();
+        with u as (
+          select * from unnest(${attempts.map((a) => a.id)}::bigint[],
+            ${ends.map((e) => (e.ok ? null : JSON.stringify({ error: e.error })))}::text[])
+            as u(id, error)
+        ), k as (
+          select q.id, u.error from task_queue q join u on q.id = u.id
+          where q.state = 'running' and q.claimed_by = ${options.worker}
+          order by q.id for update of q
+        ), ok as (
+          delete from task_queue q using k where q.id = k.id and k.error is null
+          returning q.id
+        ), failed as (
+          update task_queue q set state = 'failed', error = k.error::jsonb, heartbeat = now()
+          from k where q.id = k.id and k.error is not null
+          returning q.id
+        )
+        select id from ok union all select id from failed`.execute();
       const runs = readRuns(sql, ends.map((e) => e.runId));
       let claimed: ClaimedAttempt[] = [];
       const claim = async () => {

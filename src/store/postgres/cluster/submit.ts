@@ -8,6 +8,7 @@ import { appendStateEvents, insertEvents, notifyAll, QUEUED_CHANNEL, runEvent } 
 import { countDown } from "./_finish.ts";
 import type { ClusterRunSpec, ClusterTaskSpec } from "./_run_spec.ts";
 import { withRetry } from "./_retry.ts";
+import { distinctJson } from "./_distinct.ts";
 
 /** The database of a cluster: a client on the store's schema. */
 export interface ClusterDb {
@@ -35,8 +36,9 @@ export interface SubmitOptions {
 /**
  * Submits a prepared DAG to the cluster in one transaction: `run_started` (state
  * events, `runs` row in mode `cluster` with `remaining`), one `run_tasks` row per task
- * and the `run_edges`, `dag_start` (and `task_ok` of reused outputs) in `events`, and a
- * `task_queue` row per ready task, with `NOTIFY orch_task_queued`. From then on workers
+ * with its edges (`ups`, `downs`), `dag_start` (and `task_ok` of reused outputs) in
+ * `events`, and a `task_queue` row per ready task, with `NOTIFY orch_task_queued`. From
+ * then on workers
  * decide everything in their transactions; the submitter may exit.
  * @param db The cluster database.
  * @param prepared The validated DAG and plan.
@@ -67,31 +69,30 @@ export async function submitRun(
     max_delay_s: options.maxDelayS ?? DEFAULT_MAX_DELAY_S,
   };
   // Each distinct source once (runs.sources); the tasks name theirs by index.
-  const distinct = new Map<string, number>();
-  const sourceIx = sources.map((s) => {
-    const key = JSON.stringify(s);
-    if (!distinct.has(key)) distinct.set(key, distinct.size);
-    return distinct.get(key)!;
-  });
-  const runSources = `[${[...distinct.keys()].join(",")}]`;
-  const taskSpecs = dag.tasks.map((t, i): ClusterTaskSpec => ({
-    source_ix: sourceIx[i],
+  const runSources = distinctJson(sources);
+  // Each distinct task spec parsed once by the server (copied into each task's row).
+  const specs = distinctJson(dag.tasks.map((t, i): ClusterTaskSpec => ({
+    source_ix: runSources.index[i],
     workflow_ref: t.workflowRef,
     params: t.params as JsonObject,
     retries: t.retries,
     retry_delay_s: t.retryDelayS,
     ...(t.timeoutS !== undefined ? { timeout_ms: t.timeoutS * 1000 } : {}),
-  }));
+  })));
+  const downs: number[][] = dag.tasks.map(() => []);
+  plan.dependsOn.forEach((deps, down) => deps.forEach((up) => downs[up].push(down)));
   const taskRows = JSON.stringify(dag.tasks.map((_, i) => [
     plan.ids[i],
     reused[i] ? "success" : ready[i] ? "queued" : "pending",
     waiting[i],
     ready[i] ? 1 : 0,
-    taskSpecs[i],
+    specs.index[i],
     reused[i] ?? null,
     reused[i] ? options.retryOf ?? null : null,
+    intArray(plan.dependsOn[i]),
+    intArray(downs[i]),
   ]));
-  const edges = plan.dependsOn.flatMap((deps, down) => deps.map((up, pos) => [up, down, pos]));
+  const edges = plan.dependsOn.flatMap((deps, down) => deps.map((up) => [up, down]));
   const now = Date.now();
   const events: Record<string, unknown>[] = [runEvent(tag, now, {
     event: "dag_start",
@@ -134,24 +135,21 @@ export async function submitRun(
       }]);
       await mirrorRuns(sql, started);
       await sql`update runs set mode = 'cluster', remaining = ${remaining},
-          spec = ${JSON.stringify(spec)}::text::jsonb, sources = ${runSources}::text::jsonb
+          spec = ${JSON.stringify(spec)}::text::jsonb, sources = ${runSources.json}::text::jsonb
         where run_id = ${runId}`;
       // One JSON document of rows, not an array per column: a `text[]` of 10,000 JSON
       // specs is escaped by the client and unescaped and cast by the server, about twice
-      // the time of parsing one document (round 5).
+      // the time of parsing one document (round 5). The edges ride in the rows (`ups`,
+      // `downs`: migration 6), as array literals the server parses cheaply; each row names
+      // its spec among the distinct ones (parsed once, materialized: never per row).
       await sql`
         insert into run_tasks (run_id, idx, task_id, state, waiting, attempts, spec, output,
-          reused_from)
-        select ${runId}, r.idx - 1, r.t->>0, r.t->>1, (r.t->>2)::int, (r.t->>3)::int, r.t->4,
-          nullif(r.t->5, 'null'::jsonb), r.t->>6
-        from jsonb_array_elements(${taskRows}::text::jsonb) with ordinality as r(t, idx)`;
-      if (edges.length > 0) {
-        await sql`
-          insert into run_edges (run_id, up_idx, down_idx, pos)
-          select ${runId}, up, down, pos from unnest(
-            ${edges.map((e) => e[0])}::int[], ${edges.map((e) => e[1])}::int[],
-            ${edges.map((e) => e[2])}::int[]) as u(up, down, pos)`;
-      }
+          reused_from, ups, downs)
+        with s as materialized (select ${specs.json}::text::jsonb as specs)
+        select ${runId}, r.idx - 1, r.t->>0, r.t->>1, (r.t->>2)::int, (r.t->>3)::int,
+          s.specs->((r.t->>4)::int), nullif(r.t->5, 'null'::jsonb), r.t->>6, (r.t->>7)::int[],
+          (r.t->>8)::int[]
+        from s, jsonb_array_elements(${taskRows}::text::jsonb) with ordinality as r(t, idx)`;
       await insertEvents(sql, events);
       const roots = plan.order.filter((i) => ready[i]);
       if (roots.length > 0) {
@@ -169,4 +167,9 @@ export async function submitRun(
     })
   );
   return runId;
+}
+
+/** A PostgreSQL `int[]` literal, or null for none (`unnest(null)` is empty). */
+function intArray(xs: readonly number[]): string | null {
+  return xs.length > 0 ? `{${xs.join(",")}}` : null;
 }
