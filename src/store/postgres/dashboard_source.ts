@@ -1,7 +1,14 @@
-import type { RunQuery, RunSink, RunSource, SourceStats } from "../../dashboard/mod.ts";
+import type {
+  MetricValues,
+  RunQuery,
+  RunSink,
+  RunSource,
+  SourceStats,
+} from "../../dashboard/mod.ts";
 import type { PostgresStoreConfig } from "./config.ts";
 import { connectPostgres, sessionName, type Sql } from "./connect.ts";
 import { listenForWrites } from "./_listen_writes.ts";
+import { storeMetrics } from "./_store_metrics.ts";
 import { isEvent, statsOf, TableCursor } from "./_table_cursor.ts";
 import {
   countBefore,
@@ -178,6 +185,15 @@ export class PostgresRunSource implements RunSource {
   /** @returns The filter menus' values over every run (the `runs` table). */
   async facets(): Promise<{ dags: string[]; schedules: string[]; tenants: string[] }> {
     return await runFacets(this.#sql);
+  }
+
+  /**
+   * Counts what `/metrics` reports in SQL over the whole store, not only the runs handed
+   * over (see `_store_metrics.ts`).
+   * @returns The values.
+   */
+  metrics(): Promise<MetricValues> {
+    return storeMetrics(this.#sql);
   }
 
   /**
