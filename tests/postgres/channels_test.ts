@@ -213,3 +213,22 @@ pgTest("no server function of the store notifies a database-wide channel", async
     assert.match(r.src, /pg_notify\(orch_channel\('orch_[a-z_]+', p_schema\)/, r.proname);
   }
 });
+
+pgTest(
+  "a listener's session outlives idle_session_timeout (no re-listen, no lost notification)",
+  async (s) => {
+    const sql = connectPostgres(pgConfig(`${schemaUrl(s.schema)}&idle_session_timeout=500`));
+    let listens = 0;
+    const got: string[] = [];
+    const stop = await listenChannel(sql, "orch_events", (p) => got.push(p), () => listens++);
+    try {
+      await new Promise((r) => setTimeout(r, 1600)); // three idle timeouts
+      await s.sql`select pg_notify(orch_channel('orch_events', current_schema()), 'after')`;
+      await until(() => got.length > 0, "the notification");
+      assert.deepEqual({ listens, got }, { listens: 1, got: ["after"] });
+    } finally {
+      await stop();
+      await sql.end();
+    }
+  },
+);

@@ -1,4 +1,4 @@
-import type { Sql } from "./connect.ts";
+import { openListenClient, type Sql } from "./connect.ts";
 
 /**
  * LISTEN/NOTIFY channels are database-wide, while each orch store lives in one schema
@@ -27,11 +27,16 @@ returns text language sql immutable parallel safe as $fn$
     else p_kind || '#' || md5(p_schema) end
 $fn$`;
 
+/** The LISTEN client shared by a client's listeners, and how many use it. */
+const SHARED = new WeakMap<Sql, { client: Sql; users: number }>();
+
 /**
  * Listens to a kind's channel of the client's schema (the name is asked of the server
- * once). postgres.js keeps one listen connection per client and re-listens after it
- * comes back, calling `onListen` again (notifications sent meanwhile are lost, so the
- * caller re-reads then).
+ * once). The listening session is a dedicated client's (`openListenClient`: without
+ * `idle_session_timeout`, which would end it every few seconds, losing notifications
+ * meanwhile and waking the caller for nothing), shared by the client's listeners and
+ * ended with the last. postgres.js re-listens after the session comes back, calling
+ * `onListen` again (notifications sent meanwhile are lost, so the caller re-reads then).
  * @param sql The client, whose `search_path` is the store's schema.
  * @param kind The kind.
  * @param onNotify Called with each notification's payload.
@@ -44,10 +49,43 @@ export async function listenChannel(
   onNotify: (payload: string) => void,
   onListen?: () => void,
 ): Promise<() => Promise<void>> {
-  const [{ name }] = await sql<{ name: string }[]>`
-    select orch_channel(${kind}, current_schema()) as name`;
-  const sub = await sql.listen(name, onNotify, onListen);
-  return async () => {
-    await sub.unlisten().catch(() => {});
+  const shared = share(sql);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await unshare(sql, shared);
   };
+  try {
+    const [{ name }] = await sql<{ name: string }[]>`
+      select orch_channel(${kind}, current_schema()) as name`;
+    const sub = await (shared?.client ?? sql).listen(name, onNotify, onListen);
+    return async () => {
+      await sub.unlisten().catch(() => {});
+      await stop();
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Takes a use of `sql`'s shared LISTEN client (made on first use; null: listen on `sql`). */
+function share(sql: Sql): { client: Sql; users: number } | null {
+  let shared = SHARED.get(sql);
+  if (!shared) {
+    const client = openListenClient(sql);
+    if (!client) return null;
+    shared = { client, users: 0 };
+    SHARED.set(sql, shared);
+  }
+  shared.users++;
+  return shared;
+}
+
+/** Gives a use back; the last one ends the client. */
+async function unshare(sql: Sql, shared: { client: Sql; users: number } | null): Promise<void> {
+  if (!shared || --shared.users > 0) return;
+  if (SHARED.get(sql) === shared) SHARED.delete(sql);
+  await shared.client.end().catch(() => {});
 }
