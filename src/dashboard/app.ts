@@ -3,7 +3,7 @@ import { type Clock, OrchestratorError, systemClock } from "../lib/mod.ts";
 import { ASSETS, PAGE } from "./assets.ts";
 import { requireToken } from "./auth.ts";
 import { HttpError } from "./errors.ts";
-import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { indexMetrics, METRICS_CONTENT_TYPE, type MetricValues, renderMetrics } from "./metrics.ts";
 import { JsonlRunSource } from "./jsonl_source.ts";
 import type { RunQuery } from "./run_index.ts";
 import type { RunSource } from "./run_source.ts";
@@ -215,6 +215,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     throw new HttpError(404, `Cannot find action "/${parts.join("/")}"`, { code: "not_found" });
   }
 
+  /** The whole store's counts when the source has them (SQL), else the index's. */
+  async function metricValues(): Promise<MetricValues> {
+    if (source.metrics) return await source.metrics();
+    await store.refresh();
+    const s = store.stats();
+    return indexMetrics(
+      store.index,
+      { events: s.events, state: s.state },
+      await source.lastTickMs(),
+    );
+  }
+
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (url.pathname.startsWith("/api/")) return await api(req, url);
@@ -222,10 +234,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       throw new HttpError(405, `Cannot ${req.method} "${url.pathname}"`, { code: "bad_method" });
     }
     if (url.pathname === "/metrics") {
-      await store.refresh();
-      const s = store.stats();
-      const lastTickMs = await source.lastTickMs();
-      const body = renderMetrics(store.index, { events: s.events, state: s.state }, lastTickMs);
+      const body = renderMetrics(await metricValues());
       return new Response(body, {
         headers: { "content-type": METRICS_CONTENT_TYPE },
       });

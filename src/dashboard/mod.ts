@@ -18,6 +18,8 @@ export { type FollowerStats, type LineSink, LogFollower } from "./log_follower.t
 export { RunIndex, type RunQuery } from "./run_index.ts";
 export { RunStore } from "./run_store.ts";
 export type { RunSink, RunSource, SourceStats } from "./run_source.ts";
+export type { HistogramData, MetricValues } from "./metrics.ts";
+export { DURATION_BUCKETS, LAG_BUCKETS } from "./_histogram.ts";
 export { JsonlRunSource } from "./jsonl_source.ts";
 export { layoutGraph } from "./graph_layout.ts";
 export type * from "./types.ts";

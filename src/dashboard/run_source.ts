@@ -1,4 +1,5 @@
 import type { FollowerStats } from "./log_follower.ts";
+import type { MetricValues } from "./metrics.ts";
 import type { RunQuery } from "./run_index.ts";
 
 type Line = Record<string, unknown>;
@@ -82,6 +83,12 @@ export interface RunSource {
   countUnloaded?(query: RunQuery): Promise<number>;
   /** @returns The filter menus' values over every run, loaded or not. */
   facets?(): Promise<{ dags: string[]; schedules: string[]; tenants: string[] }>;
+  /**
+   * What `/metrics` reports, counted over the whole store (a paged source's index holds
+   * only some runs), with the same meaning as the index's counts.
+   * @returns The values.
+   */
+  metrics?(): Promise<MetricValues>;
   /**
    * Calls `onWake` whenever something may have been written (and when listening
    * (re)starts), so live clients need not wait for the next poll.

@@ -76,7 +76,7 @@ pgTest(
     for (let i = 1; i < 12; i++) ids.push(await writeRun(scope, i));
     const newestFirst = [...ids].reverse();
     const app = createDashboard({
-      source: new PostgresRunSource(scope.sql, { schema: scope.schema, firstRuns: 5 }),
+      source: new PostgresRunSource(scope.sql, { firstRuns: 5 }),
       pollIntervalMs: 60_000,
     });
     try {
@@ -113,7 +113,7 @@ pgTest(
     }
 
     const fresh = createDashboard({
-      source: new PostgresRunSource(scope.sql, { schema: scope.schema, firstRuns: 5 }),
+      source: new PostgresRunSource(scope.sql, { firstRuns: 5 }),
       pollIntervalMs: 60_000,
     });
     try {
@@ -130,7 +130,7 @@ pgTest(
 
       await t.step("an old run's page loads it; facets cover unloaded runs", async () => {
         const fresh2 = createDashboard({
-          source: new PostgresRunSource(scope.sql, { schema: scope.schema, firstRuns: 2 }),
+          source: new PostgresRunSource(scope.sql, { firstRuns: 2 }),
           pollIntervalMs: 60_000,
         });
         try {
@@ -163,7 +163,7 @@ pgTest(
     const env = { ...sb.env, ORCH_STORE: scope.url, WORKFLOWS_DIR: FIXTURE_WORKFLOWS };
     await sb.write("ok.yaml", dagYaml("woken_dag", [{ id: "a", workflow_ref: "echo" }]));
     const app = createDashboard({
-      source: new PostgresRunSource(scope.sql, { schema: scope.schema }),
+      source: new PostgresRunSource(scope.sql),
       pollIntervalMs: 600_000, // the fallback poll never fires during the test
     });
     try {

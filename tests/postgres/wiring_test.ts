@@ -63,6 +63,29 @@ pgTest(
   },
 );
 
+pgTest(
+  "PostgresRunLiveness: isDead() sees this process's release sent just before it",
+  async (scope) => {
+    const live = new PostgresRunLiveness(scope.sql, { host: "h", pid: 12 });
+    const run = { runId: "r", started: false, pid: 12, host: "h", since: new Date() };
+    const check = { host: "h", now: new Date(), processMayBeAlive: never };
+    const blocker = await scope.sql.reserve();
+    try {
+      const lock = await live.acquire("r");
+      await blocker`begin`;
+      await blocker`select 1 from runs where run_id = 'r' for update`;
+      lock.release(); // its write waits for the row, as a slow connection would
+      const verdict = live.isDead(run, check);
+      await new Promise((r) => setTimeout(r, 100));
+      await blocker`commit`;
+      assert.match(String(await verdict), /stopped its heartbeat before it started/);
+    } finally {
+      blocker.release();
+      await live.close();
+    }
+  },
+);
+
 pgTest("PostgresTaskEvents.scanRun() reads one run's events newest first", async (scope) => {
   await scope.sql`insert into events (run_id, event, ts, body) values
     ('a', 'dag_start', now(), '{"n":1}'), ('b', 'dag_start', now(), '{"n":2}'),

@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import type { Sandbox } from "../helpers/cli.ts";
 import { spawnOrch } from "../e2e/_sched.ts";
-import { collectStderr, pgTest } from "./_pg.ts";
+import type { Dag } from "../../src/dag/types.ts";
+import { buildPlan } from "../../src/plan/mod.ts";
+import { submitRun } from "../../src/store/postgres/cluster/mod.ts";
+import { runsWaitingForWorker } from "../../src/store/postgres/worker_presence.ts";
+import { collectStderr, PG_URL, pgTest } from "./_pg.ts";
 import {
   cli,
   clusterSandbox,
@@ -176,3 +180,87 @@ pgTest("a stopped worker stops counting as alive after ORCH_WORKER_LOST_MS", asy
     await sb.cleanup();
   }
 });
+
+/**
+ * Opens a raw protocol session named as a worker's and leaves it inside an extended query
+ * (Parse and Flush, no Sync): the server shows it `active`, waiting for the client, as it
+ * shows a worker stopped between a Describe and its Bind.
+ */
+async function sessionStoppedMidQuery(schema: string): Promise<Deno.Conn> {
+  const url = new URL(PG_URL!);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 5432) });
+  const enc = new TextEncoder();
+  const message = (type: string, body: Uint8Array) => {
+    const out = new Uint8Array(body.length + (type ? 5 : 4));
+    let at = 0;
+    if (type) out[at++] = type.charCodeAt(0);
+    new DataView(out.buffer).setInt32(at, body.length + 4);
+    out.set(body, at + 4);
+    return out;
+  };
+  const params = ["user", decodeURIComponent(url.username), "database", url.pathname.slice(1)]
+    .concat(["application_name", `orch worker [${schema}]`]);
+  const startup = enc.encode(`\0\x03\0\0${params.join("\0")}\0\0`);
+  await conn.write(message("", startup));
+  await readUntilByte(conn, "Z".charCodeAt(0)); // ReadyForQuery
+  const parse = enc.encode("\0select pg_sleep(0)\0\0\0");
+  await conn.write(new Uint8Array([...message("P", parse), ...message("H", new Uint8Array())]));
+  await readUntilByte(conn, "1".charCodeAt(0)); // ParseComplete
+  return conn;
+}
+
+/** Reads messages until one of `type` (type byte, then a 4-byte length counting itself). */
+async function readUntilByte(conn: Deno.Conn, type: number): Promise<void> {
+  let buf = new Uint8Array();
+  while (true) {
+    while (buf.length >= 5) {
+      const len = new DataView(buf.buffer, buf.byteOffset).getInt32(1);
+      if (buf.length < 1 + len) break;
+      if (buf[0] === type) return;
+      buf = buf.slice(1 + len);
+    }
+    const chunk = new Uint8Array(4096);
+    const n = await conn.read(chunk);
+    if (n === null) throw new Error("connection closed");
+    buf = new Uint8Array([...buf, ...chunk.subarray(0, n)]);
+  }
+}
+
+pgTest(
+  "runsWaitingForWorker() does not count a worker session stopped mid-query as alive",
+  async (scope) => {
+    const db = { sql: scope.sql, schema: scope.schema };
+    const dag: Dag = {
+      name: "one",
+      dagId: "one",
+      tenantId: "t",
+      tasks: [{
+        id: "a",
+        workflowRef: "echo",
+        params: {},
+        retries: 0,
+        retryDelayS: 0,
+        dependsOn: [],
+      }],
+    };
+    const runId = await submitRun(db, {
+      dag,
+      plan: buildPlan(dag),
+      sources: [{ kind: "builtin", name: "echo" }],
+    }, { runId: "r1", host: "h", pid: 1 });
+    const conn = await sessionStoppedMidQuery(scope.schema);
+    try {
+      // The backend reports the wait once it reads again, just after its ParseComplete.
+      await eventually(() =>
+        scope.sql`select 1 from pg_stat_activity
+          where application_name = ${`orch worker [${scope.schema}]`}
+            and state = 'active' and wait_event_type = 'Client'`.then((r) => r.length > 0)
+      );
+      const waiting = () =>
+        runsWaitingForWorker(scope.sql, { schema: scope.schema, runIds: [runId], lostMs: 200 });
+      await eventually(async () => (await waiting()).has(runId), 10_000);
+    } finally {
+      conn.close();
+    }
+  },
+);

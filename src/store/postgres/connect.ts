@@ -22,6 +22,25 @@ export interface ConnectOptions {
   dedicated?: boolean;
   /** Called when one of the client's connections closes (postgres.js `onclose`). */
   onClose?: () => void;
+  /**
+   * For LISTEN only: no `idle_session_timeout`, which would end the listening session
+   * every few seconds (it is idle by nature; it holds no lock a hung process could keep).
+   */
+  listen?: boolean;
+}
+
+/** How to open a LISTEN client with the settings of a client {@link connectPostgres} made. */
+const LISTEN_CLIENTS = new WeakMap<postgres.Sql, () => Sql>();
+
+/**
+ * A client for LISTEN only, with the settings of `sql` (server, schema, application
+ * name) but no `idle_session_timeout` (see {@link ConnectOptions.listen}). Its own pool
+ * stays unused: `listen()` opens its one listening session.
+ * @param sql A client made by {@link connectPostgres}.
+ * @returns The new client (end it when done), or null for a client made otherwise.
+ */
+export function openListenClient(sql: Sql): Sql | null {
+  return LISTEN_CLIENTS.get(sql)?.() ?? null;
 }
 
 /**
@@ -51,18 +70,19 @@ const KEEPALIVES = {
  * @returns The client; `await sql.end()` when done.
  */
 export function connectPostgres(config: PostgresStoreConfig, options: ConnectOptions = {}): Sql {
-  const idleMs = config.idleSessionTimeoutMs;
-  return postgres({
+  const idleMs = options.listen ? 0 : config.idleSessionTimeoutMs;
+  const dedicated = options.dedicated || options.listen;
+  const sql = postgres({
     host: config.host,
     port: config.port,
     user: config.user,
     password: config.password,
     database: config.database,
     ssl: config.ssl === "require" ? "require" : false,
-    max: options.max ?? config.max,
+    max: options.listen ? 1 : options.max ?? config.max,
     connect_timeout: config.connectTimeoutS,
-    idle_timeout: options.dedicated ? 0 : idleMs > 0 ? Math.max(1, Math.floor(idleMs / 2000)) : 30,
-    max_lifetime: options.dedicated ? null : undefined,
+    idle_timeout: dedicated ? 0 : idleMs > 0 ? Math.max(1, Math.floor(idleMs / 2000)) : 30,
+    max_lifetime: dedicated ? null : undefined,
     keep_alive: 2,
     onnotice: () => {},
     onclose: options.onClose ? () => options.onClose?.() : undefined,
@@ -73,6 +93,11 @@ export function connectPostgres(config: PostgresStoreConfig, options: ConnectOpt
       ...KEEPALIVES,
     },
   });
+  LISTEN_CLIENTS.set(
+    sql,
+    () => connectPostgres(config, { ...options, onClose: undefined, listen: true }),
+  );
+  return sql;
 }
 
 /**

@@ -1,7 +1,14 @@
-import type { RunQuery, RunSink, RunSource, SourceStats } from "../../dashboard/mod.ts";
+import type {
+  MetricValues,
+  RunQuery,
+  RunSink,
+  RunSource,
+  SourceStats,
+} from "../../dashboard/mod.ts";
 import type { PostgresStoreConfig } from "./config.ts";
 import { connectPostgres, sessionName, type Sql } from "./connect.ts";
 import { listenForWrites } from "./_listen_writes.ts";
+import { storeMetrics } from "./_store_metrics.ts";
 import { isEvent, statsOf, TableCursor } from "./_table_cursor.ts";
 import {
   countBefore,
@@ -30,8 +37,6 @@ export interface PostgresRunSourceOptions {
   now?: () => number;
   /** Runs handed over at start-up (default 1000); older ones are loaded on demand. */
   firstRuns?: number;
-  /** The store's schema: wake-ups from other schemas are ignored (default: none are). */
-  schema?: string;
   /** Poll interval while a live client is connected (default 500 ms), the fallback. */
   pollIntervalMs?: number;
 }
@@ -54,10 +59,10 @@ export interface PostgresRunSourceOptions {
  * one query (`max(id)` of both tables). A table whose ids went backwards (truncated)
  * resets the dashboard.
  *
- * **Woken.** {@link watch} listens to `orch_events` (the event log's and state store's
- * commits), `orch_run_progress` and `orch_task_queued` (cluster runs); the poll stays as
- * the fallback, and a (re)started listen wakes once, because notifications sent while
- * the listener was away are lost.
+ * **Woken.** {@link watch} listens to the schema's `orch_events` (the event log's and
+ * state store's commits), `orch_run_progress` and `orch_task_queued` (cluster runs)
+ * channels; the poll stays as the fallback, and a (re)started listen wakes once, because
+ * notifications sent while the listener was away are lost.
  *
  * Concurrency: polls and loads run one at a time (queued); `runEvents` and `lastTickMs`
  * may run alongside them (the client is a pool of two, plus the listen connection).
@@ -71,7 +76,6 @@ export class PostgresRunSource implements RunSource {
   #state = new TableCursor("state_events");
   #now: () => number;
   #firstRuns: number;
-  #schema: string | undefined;
   #started = false;
   /** Rows at or below these ids are not followed (read per run instead). */
   #floor = { events: 0, state: 0 };
@@ -85,7 +89,7 @@ export class PostgresRunSource implements RunSource {
 
   /**
    * @param sql A client on a migrated schema.
-   * @param options Description, ownership, clock, first page, schema, poll interval.
+   * @param options Description, ownership, clock, first page, poll interval.
    */
   constructor(sql: Sql, options: PostgresRunSourceOptions = {}) {
     this.#sql = sql;
@@ -93,7 +97,6 @@ export class PostgresRunSource implements RunSource {
     this.description = options.description ?? "postgres";
     this.#now = options.now ?? Date.now;
     this.#firstRuns = options.firstRuns ?? FIRST_RUNS;
-    this.#schema = options.schema;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }
 
@@ -110,7 +113,6 @@ export class PostgresRunSource implements RunSource {
     return new PostgresRunSource(sql, {
       owned: true,
       description: `${config.redacted} (schema ${config.schema})`,
-      schema: config.schema,
     });
   }
 
@@ -186,12 +188,21 @@ export class PostgresRunSource implements RunSource {
   }
 
   /**
+   * Counts what `/metrics` reports in SQL over the whole store, not only the runs handed
+   * over (see `_store_metrics.ts`).
+   * @returns The values.
+   */
+  metrics(): Promise<MetricValues> {
+    return storeMetrics(this.#sql);
+  }
+
+  /**
    * Listens for writes (see `listenForWrites`).
-   * @param onWake Called on each notification of this schema and on each (re)listen.
+   * @param onWake Called on each write notification of this store and on each (re)listen.
    * @returns Stops listening.
    */
   watch(onWake: () => void): Promise<() => Promise<void>> {
-    return listenForWrites(this.#sql, this.#schema, onWake);
+    return listenForWrites(this.#sql, onWake);
   }
 
   /**

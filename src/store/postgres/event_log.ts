@@ -4,7 +4,8 @@ import type { EventLogLike } from "../store.ts";
 
 /**
  * Notified (payload: the schema) when task events or state events are committed, so a
- * dashboard wakes at once instead of waiting for its next poll.
+ * dashboard wakes at once instead of waiting for its next poll. A kind: the channel is
+ * the schema's own (`orch_channel`, see `_channels.ts`).
  */
 export const EVENTS_CHANNEL = "orch_events";
 
@@ -118,7 +119,8 @@ export class PostgresEventLog implements EventLogLike {
       ) with ordinality as u(run_id, event, ts, body, ord)
       order by ord
       returning 1)
-      select pg_notify(${EVENTS_CHANNEL}, current_schema()) from (select 1) one`;
+      select pg_notify(orch_channel(${EVENTS_CHANNEL}, current_schema()), current_schema())
+      from (select 1) one`;
   }
 }
 

@@ -31,6 +31,12 @@ export interface PostgresRunLivenessOptions {
  * this host is dead when its process is gone, and one of another host when its last
  * event is older than the bound.
  *
+ * Concurrency: writes are not awaited by their callers (`release()` is synchronous), and
+ * run on the pool's connections in any order. So that a process sees its own writes,
+ * {@link isDead} first waits for the ones in flight (a tick right after a run released
+ * its mark must see it released), and a heartbeat never revives a released mark (the
+ * timer's batch may have been sent before the release and land after it).
+ *
  * The client is borrowed; {@link PostgresRunLiveness.close} stops the timer and waits for
  * the writes in flight, and must run before the client ends.
  */
@@ -93,6 +99,7 @@ export class PostgresRunLiveness implements RunLiveness {
    * @returns Why it is dead, or `null` when it may be alive.
    */
   async isDead(run: LivenessSubject, check: LivenessCheck): Promise<string | null> {
+    await this.#settled();
     const [found] = await this.#sql<{
       host: string | null;
       pid: number | null;
@@ -162,6 +169,11 @@ export class PostgresRunLiveness implements RunLiveness {
   async close(): Promise<void> {
     this.#stopTimer();
     this.#held.clear();
+    await this.#settled();
+  }
+
+  /** Resolves once no write of this instance is in flight. */
+  async #settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
@@ -170,7 +182,8 @@ export class PostgresRunLiveness implements RunLiveness {
     const timer = setInterval(() => {
       const ids = [...this.#held];
       if (ids.length === 0) return;
-      this.#track(this.#sql`update runs set heartbeat = now() where run_id = any(${ids}::text[])`);
+      this.#track(this.#sql`update runs set heartbeat = now()
+        where run_id = any(${ids}::text[]) and heartbeat <> '-infinity'`);
     }, this.#heartbeatMs);
     Deno.unrefTimer(timer as unknown as number);
     this.#timer = timer;

@@ -2,6 +2,7 @@ import { MIGRATION_V3 } from "./migrations_v3.ts";
 import { MIGRATION_V4 } from "./migrations_v4.ts";
 import { MIGRATION_V5 } from "./migrations_v5.ts";
 import { MIGRATION_V6 } from "./migrations_v6.ts";
+import { perSchemaChannels } from "./migrations_channels.ts";
 
 /**
  * The versioned schema of the PostgreSQL store. Append new versions; never edit one
@@ -17,8 +18,8 @@ export interface Migration {
   readonly statements: readonly string[];
 }
 
-/** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [
+/** Migrations 1 to 6. */
+const SHIPPED: readonly Migration[] = [
   {
     version: 1,
     name: "events, state events, schedule-minutes, watermarks, runs, task queue, leader",
@@ -159,3 +160,6 @@ export const MIGRATIONS: readonly Migration[] = [
   MIGRATION_V5,
   MIGRATION_V6,
 ];
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [...SHIPPED, perSchemaChannels(7, SHIPPED)];

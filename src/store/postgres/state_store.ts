@@ -179,7 +179,9 @@ export class PostgresStateStore implements StateStoreLike {
     }
     await mirrorRuns(sql, stamped);
     if (marks) await upsertWatermarks(sql, marks);
-    if (stamped.length > 0) await sql`select pg_notify(${EVENTS_CHANNEL}, current_schema())`;
+    if (stamped.length > 0) {
+      await sql`select pg_notify(orch_channel(${EVENTS_CHANNEL}, current_schema()), current_schema())`;
+    }
   }
 
   #stamp<E extends { event: string }>(event: E): Stamped<E> {

@@ -23,8 +23,11 @@ export function workerSessionNames(schema: string): string[] {
  * alive. A worker is alive while one of its sessions is connected and has been used
  * within `lostMs` (a worker polls the queue every second, so a live one always has;
  * a stopped or cut-off one stops using its sessions, and the server drops a vanished
- * peer's within about 5 s). When the session state of other roles is hidden from this
- * user, a connected worker session counts as alive.
+ * peer's within about 5 s), or is running a statement. A statement whose session waits
+ * for the client (`wait_event_type` `Client`: e.g. between the messages of an extended
+ * query, the client stopped after a Describe) is not running: a process stopped there
+ * would otherwise look alive forever. When the session state of other roles is hidden
+ * from this user, a connected worker session counts as alive.
  * @param sql A client on the store's schema.
  * @param options The schema, the runs to look at, and the liveness bound (ms).
  * @returns The run ids that wait for a worker (empty when a worker is alive).
@@ -41,7 +44,8 @@ export async function runsWaitingForWorker(
         select 1 from pg_stat_activity a
         where a.datname = current_database()
           and a.application_name = any(${workerSessionNames(options.schema)}::text[])
-          and (a.state_change is null or a.state = 'active'
+          and (a.state_change is null
+            or (a.state = 'active' and a.wait_event_type is distinct from 'Client')
             or a.state_change > now() - make_interval(secs => ${options.lostMs / 1000})))`;
   return new Set(rows.map((r) => r.run_id));
 }

@@ -5,9 +5,12 @@ import type { TransactionSql } from "../connect.ts";
 import { insertStateEvents } from "../_state_rows.ts";
 import { lockName } from "../connect.ts";
 
-/** Channel workers are woken on when attempts are queued (payload: the run id). */
+/**
+ * Channel kind workers are woken on when attempts are queued (payload: the run id). Each
+ * schema has its own channel of each kind (`orch_channel`, see `_channels.ts`).
+ */
 export const QUEUED_CHANNEL = "orch_task_queued";
-/** Channel followers are woken on when a run's events grew (payload: the run id). */
+/** Channel kind followers are woken on when a run's events grew (payload: the run id). */
 export const PROGRESS_CHANNEL = "orch_run_progress";
 
 /** The run fields every task-level event ends with. */
@@ -107,17 +110,18 @@ export async function appendStateEvents(
 }
 
 /**
- * Notifies a channel once per distinct payload.
+ * Notifies the schema's channel of a kind once per distinct payload.
  * @param sql The transaction.
- * @param channel The channel.
+ * @param channel The channel kind.
  * @param payloads Run ids.
  */
 export async function notifyAll(
   sql: TransactionSql,
-  channel: string,
+  channel: typeof QUEUED_CHANNEL | typeof PROGRESS_CHANNEL,
   payloads: Iterable<string>,
 ): Promise<void> {
   const list = [...new Set(payloads)];
   if (list.length === 0) return;
-  await sql`select pg_notify(${channel}, p) from unnest(${list}::text[]) as p`;
+  await sql`select pg_notify(orch_channel(${channel}, current_schema()), p)
+    from unnest(${list}::text[]) as p`;
 }

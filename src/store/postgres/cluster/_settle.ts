@@ -149,7 +149,8 @@ async function announce(
 async function notifyReady(sql: TransactionSql, runIds: ReadonlySet<string>): Promise<void> {
   if (runIds.size === 0) return;
   await sql`
-    select pg_notify(${QUEUED_CHANNEL}, p) from unnest(${[...runIds]}::text[]) as p
+    select pg_notify(orch_channel(${QUEUED_CHANNEL}, current_schema()), p)
+    from unnest(${[...runIds]}::text[]) as p
     where exists (select 1 from task_queue q where q.run_id = p and q.state = 'queued'
       and (q.not_before is null or q.not_before <= now()))`;
 }

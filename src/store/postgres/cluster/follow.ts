@@ -3,6 +3,7 @@ import type { RunResult, TaskResult } from "../../../run/types.ts";
 import type { JsonObject } from "../../../workflows/types.ts";
 import type { ClusterDb } from "./submit.ts";
 import { PROGRESS_CHANNEL } from "./_events.ts";
+import { listenChannel } from "../_channels.ts";
 import { cancelClusterRun } from "./cancel.ts";
 import { reapLostAttempts } from "./complete.ts";
 
@@ -43,7 +44,12 @@ export async function followRun(
     woken = true;
     wake();
   };
-  const sub = await db.sql.listen(PROGRESS_CHANNEL, (p) => p === runId && poke(), poke);
+  const unlisten = await listenChannel(
+    db.sql,
+    PROGRESS_CHANNEL,
+    (p) => p === runId && poke(),
+    poke,
+  );
   const onAbort = () => poke();
   options.signal?.addEventListener("abort", onAbort);
   let cancelled = false;
@@ -84,7 +90,7 @@ export async function followRun(
     }
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
-    await sub.unlisten().catch(() => {});
+    await unlisten();
   }
   return await readResult(db, runId, options.order);
 }

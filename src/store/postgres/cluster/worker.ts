@@ -11,6 +11,7 @@ import {
   reapLostAttempts,
 } from "./complete.ts";
 import { QUEUED_CHANNEL, runEvent } from "./_events.ts";
+import { listenChannel } from "../_channels.ts";
 
 /** Attempts shorter than this on average are claimed ahead of free slots. */
 const SHORT_MS = 50;
@@ -116,7 +117,12 @@ export class ClusterWorker {
    */
   async serve(stop: AbortSignal): Promise<void> {
     this.#stop = stop;
-    const sub = await this.#db.sql.listen(QUEUED_CHANNEL, () => this.#poke(), () => this.#poke());
+    const unlisten = await listenChannel(
+      this.#db.sql,
+      QUEUED_CHANNEL,
+      () => this.#poke(),
+      () => this.#poke(),
+    );
     const beatMs = this.#o.heartbeatMs ?? Math.max(20, Math.floor(this.#o.lostMs / 4));
     const beat = setInterval(() => this.#heartbeat(), beatMs);
     const reap = setInterval(() => this.#reap(), Math.max(50, this.#o.lostMs / 2));
@@ -143,7 +149,7 @@ export class ClusterWorker {
       }
     } finally {
       stop.removeEventListener("abort", onStop);
-      await sub.unlisten().catch(() => {});
+      await unlisten();
       while (this.#running.size > 0) await this.#idle(null);
       while (this.#completing) await this.#completing;
       clearInterval(beat);
