@@ -73,7 +73,7 @@ pgTest(
       values ('live', 0, 2, 1), ('live', 1, 2, 0), ('old', 0, 1, 0)`;
     await sql`insert into task_queue (run_id, idx, task_id) values ('live', 1, 'b')`;
 
-    assert.deepEqual(await migrate(sql, { schema }), [6]);
+    assert.deepEqual(await migrate(sql, { schema }), [6, 7]);
     const rows = await sql<{ run_id: string; idx: number; ups: number[]; downs: number[] }[]>`
       select run_id, idx, ups, downs from run_tasks order by run_id, idx`;
     assert.deepEqual(rows.map((r) => [r.run_id, r.idx, r.ups, r.downs]), [
