@@ -36,8 +36,11 @@ interface Current {
   abandon(): void;
 }
 
+/** `performance.timeOrigin` is a getter; read once (now() runs several times per attempt). */
+const ORIGIN = performance.timeOrigin;
+
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
 
 /**
