@@ -5,7 +5,9 @@
  * parse), and prints us/task, the ratio against each target of issue 5 and peak RSS.
  *
  * Flags: `--smoke` (small and quick, for CI: checks that the suite runs and the numbers
- * are sane, never the targets), `--reps N` (measured runs per case).
+ * are sane, never the targets), `--reps N` (measured runs per case), `--shapes chain,fan`
+ * and `--sizes 1000` (only those DAG rows, with their floors, and none of the other
+ * measures: `deno task bench --shapes chain --sizes 1000` is the chain target alone).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -34,10 +36,18 @@ const APPENDS_PER_S = 100_000;
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { smoke: { type: "boolean" }, reps: { type: "string" } },
+  options: {
+    smoke: { type: "boolean" },
+    reps: { type: "string" },
+    shapes: { type: "string" },
+    sizes: { type: "string" },
+  },
 });
 const smoke = values.smoke ?? false;
-const sizes = smoke ? [100, 1000] : [100, 1000, 10_000];
+const sizes = values.sizes?.split(",").map(Number) ?? (smoke ? [100, 1000] : [100, 1000, 10_000]);
+const shapes = values.shapes?.split(",") as Shape[] | undefined;
+/** Only some DAG rows: the other measures are skipped. */
+const rowsOnly = Boolean(values.shapes || values.sizes);
 const repsFor = (n: number) => Number(values.reps ?? (smoke ? 1 : n >= 10_000 ? 3 : 5));
 /** The state file of the store case: 1 GiB as issue 5 asks, small in smoke runs. */
 const storeMb = smoke ? 8 : 1024;
@@ -55,7 +65,9 @@ const dir = await Deno.makeTempDir({ prefix: "orch-bench-" });
 const notes: string[] = [];
 let problems = 0;
 try {
-  const dags = await writeDags(dir, sizes);
+  const dags = (await writeDags(dir, sizes)).filter((d) =>
+    !shapes || shapes.includes(d.spec.shape)
+  );
   const floors = await FloorPool.start(2);
   const warm = new WarmEngine();
   const rows: Row[] = [];
@@ -65,6 +77,21 @@ try {
     floors.close();
     await warm.close();
   }
+  if (rowsOnly) {
+    console.log(renderRows(rows).join("\n"));
+    console.log(`load average: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);
+    problems += sanity(rows);
+  } else problems += await measureTheRest(rows, dags);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+if (problems) {
+  console.error(`bench: ${problems} insane number(s); see above`);
+  Deno.exit(1);
+}
+
+/** The measures beyond the DAG rows; prints everything. @returns The insane numbers. */
+async function measureTheRest(rows: Row[], dags: { spec: Spec; yaml: string }[]) {
   const big = dags.find((d) => d.spec.shape === "layered" && d.spec.n === sizes.at(-1))!;
   const load = await measureLoad(big.yaml, smoke ? 3 : 5);
   const rss = await measurePeakRss(big.spec, big.yaml);
@@ -77,13 +104,7 @@ try {
   console.log(renderTable(rows, load, rss, big.spec.name));
   console.log(renderMore(sched, store));
   for (const n of notes) console.log(`note: ${n}`);
-  problems += sanity(rows, load, rss) + saneMore(sched, store);
-} finally {
-  await Deno.remove(dir, { recursive: true });
-}
-if (problems) {
-  console.error(`bench: ${problems} insane number(s); see above`);
-  Deno.exit(1);
+  return sanity(rows, load, rss) + saneMore(sched, store);
 }
 
 async function measureDag(
@@ -144,12 +165,7 @@ function fmt(x: number): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-function renderTable(
-  rows: Row[],
-  load: { orchMs: number; bareMs: number },
-  rssMb: number,
-  bigName: string,
-): string {
+function renderRows(rows: Row[]): string[] {
   const head = [
     `orch bench: Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, ` +
     `${Deno.build.os}/${Deno.build.arch}${smoke ? " (smoke)" : ""}`,
@@ -167,6 +183,15 @@ function renderTable(
       `${fmt(r.floors.pipe)} | ${fmt(r.floors.batch)} | ${ratio ? ratio.toFixed(2) : ""} | ` +
       `${verdict} |`;
   });
+  return [...head, ...lines];
+}
+
+function renderTable(
+  rows: Row[],
+  load: { orchMs: number; bareMs: number },
+  rssMb: number,
+  bigName: string,
+): string {
   const lr = load.orchMs / load.bareMs;
   const tail = [
     "",
@@ -177,7 +202,7 @@ function renderTable(
     `| peak RSS ${bigName}, SCHED_MAX_PARALLEL=3 (MB) | ${rssMb.toFixed(0)} | | | ` +
     `< ${RSS_LIMIT_MB} MB: ${rssMb < RSS_LIMIT_MB ? "met" : "NOT met"} |`,
   ];
-  return [...head, ...lines, ...tail].join("\n");
+  return [...renderRows(rows), ...tail].join("\n");
 }
 
 function verdict(ok: boolean): string {
@@ -243,7 +268,7 @@ function saneMore(sched: SchedulerTimes, store: StoreTimes): number {
 }
 
 /** Counts numbers that cannot be right (never the targets: those depend on the machine). */
-function sanity(rows: Row[], load: { orchMs: number; bareMs: number }, rssMb: number): number {
+function sanity(rows: Row[], load?: { orchMs: number; bareMs: number }, rssMb?: number): number {
   let bad = 0;
   const check = (ok: boolean, what: string) => {
     if (!ok) {
@@ -258,7 +283,9 @@ function sanity(rows: Row[], load: { orchMs: number; bareMs: number }, rssMb: nu
       check(Number.isFinite(v) && v > 0 && v < 1e6, `${r.name} floor ${k} ${v}`);
     }
   }
-  check(load.orchMs > 0 && load.bareMs > 0, `load ${load.orchMs} / ${load.bareMs}`);
-  check(Deno.build.os !== "linux" || (rssMb > 10 && rssMb < 4096), `peak RSS ${rssMb} MB`);
+  if (load) check(load.orchMs > 0 && load.bareMs > 0, `load ${load.orchMs} / ${load.bareMs}`);
+  if (rssMb !== undefined) {
+    check(Deno.build.os !== "linux" || (rssMb > 10 && rssMb < 4096), `peak RSS ${rssMb} MB`);
+  }
   return bad;
 }

@@ -36,8 +36,11 @@ interface Current {
   abandon(): void;
 }
 
+/** `performance.timeOrigin` is a getter; read once (now() runs several times per attempt). */
+const ORIGIN = performance.timeOrigin;
+
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
 
 /**
@@ -462,11 +465,23 @@ function parseJobs(
   }
 }
 
-/** The params a job's workflow receives: own params, upstream outputs, run params. */
+/** The first upstream task of the last job merged in this worker. */
+let lastUpstream: string | undefined;
+
+/**
+ * The params a job's workflow receives: own params, upstream outputs, run params. A job
+ * whose first upstream differs from the last job's (a chain, a layered DAG) gets them as a
+ * dictionary-mode object; jobs of a fan share their upstream and its names' hidden classes
+ * (measured: 10,000 merges with new names 33-47 -> 26-40 ms this way, with one shared
+ * name 9-16 ms as ordinary objects against 15-33 as dictionaries).
+ */
 function jobParams(job: JobRequest): JsonObject {
   const { upstream, runParams } = job;
   if (!upstream?.length && !runParams) return job.params;
-  return mergePayload(job.params, upstream ?? [], runParams);
+  const first = upstream?.[0]?.[0];
+  const dictionary = first !== undefined && first !== lastUpstream;
+  if (first !== undefined) lastUpstream = first;
+  return mergePayload(job.params, upstream ?? [], runParams, { dictionary });
 }
 
 /**

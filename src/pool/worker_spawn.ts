@@ -45,10 +45,29 @@ export function spawnWorker(spec: WorkerSpec): WorkerLike {
 
 function spawnWebWorker(sandbox?: SandboxProfile): WorkerLike {
   const url = new URL("./worker_main.ts", import.meta.url);
-  if (!sandbox) return new Worker(url, { type: "module" });
-  // Needs --unstable-worker-options (deno.json "unstable": ["worker-options"]).
-  return new Worker(url, {
-    type: "module",
-    deno: { permissions: sandbox.permissions },
-  } as WorkerOptions);
+  const worker = sandbox
+    // Needs --unstable-worker-options (deno.json "unstable": ["worker-options"]).
+    ? new Worker(
+      url,
+      { type: "module", deno: { permissions: sandbox.permissions } } as WorkerOptions,
+    )
+    : new Worker(url, { type: "module" });
+  // The new worker imports its modules now, and this thread waits for its first answer.
+  loadTimers();
+  return worker;
+}
+
+let timersLoaded = false;
+
+/**
+ * Sets up this thread's timers if nothing has used one yet. Deno 2.9.6 does that (it
+ * loads its `node:timers` module) on a thread's first `setTimeout` or `setInterval`: 4-5
+ * ms (measured). In a CLI run the first timer is the pool's memory guard, armed by the
+ * first job right after `dag_start`, so those milliseconds delayed the first task of
+ * every run; done here, they overlap the new worker's imports.
+ */
+function loadTimers(): void {
+  if (timersLoaded) return;
+  timersLoaded = true;
+  clearTimeout(setTimeout(loadTimers, 0));
 }

@@ -3,8 +3,9 @@ import type { Plan } from "../plan/build_plan.ts";
 
 /**
  * Links of a chain sent ahead to the worker running it: a few at first, so the worker
- * starts at once, then twice as many at each top-up, up to MAX_WINDOW; topped up when
- * half or fewer are left.
+ * starts at once, then doubled step by step up to MAX_WINDOW right away (each step its
+ * own message, without waiting for the links' starts); from then on topped up when half
+ * or fewer are left.
  */
 const FIRST_WINDOW = 8;
 const MAX_WINDOW = 256;
@@ -35,8 +36,8 @@ export interface ChainHost {
 
 /**
  * Chain continuations on the executor's side. A task whose single dependant has it as its
- * only dependency is a chain link: when it is launched, the next links (up to 16) are sent
- * along as continuations, which its worker starts the moment their predecessor succeeds,
+ * only dependency is a chain link: when it is launched, the next links are sent
+ * along as continuations (see FIRST_WINDOW), which its worker starts the moment their predecessor succeeds,
  * merging that output into their params itself; each link's start tops the window up. So
  * a chain runs without a round trip through the main thread per task. The decisions stay
  * here: a carried task becomes running only when its start is reported after its
@@ -88,8 +89,22 @@ export class Chains {
     if (this.next(i) < 0) return false;
     this.#pool.submitLink!(job, handler);
     this.#jobs[i] = job;
-    this.#extend({ tail: i, carried: 0, window: FIRST_WINDOW });
+    const ride = { tail: i, carried: 0, window: FIRST_WINDOW };
+    this.#extend(ride);
+    queueMicrotask(() => this.#grow(ride));
     return true;
+  }
+
+  /**
+   * Doubles a new ride's window up to MAX_WINDOW, one microtask per step, without waiting
+   * for its links' starts: each step goes out as its own message (the pool dispatches in
+   * a microtask), so the worker starts on the first links while the next are built.
+   */
+  #grow(ride: Ride): void {
+    if (ride.window >= MAX_WINDOW || ride.carried < ride.window) return;
+    ride.window = Math.min(MAX_WINDOW, ride.window * 2);
+    this.#extend(ride);
+    queueMicrotask(() => this.#grow(ride));
   }
 
   /** Carries the links after the ride's tail until its window is full. */

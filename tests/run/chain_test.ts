@@ -248,3 +248,60 @@ Deno.test("executeDag() on a WorkerPool runs chains through continuations", asyn
     }
   });
 });
+
+/** A pool that accepts a chain's head and its continuations and never starts anything. */
+class HoldingPool implements TaskPool {
+  readonly size = 1;
+  links = 0;
+  /** Continuations accepted. */
+  follows = 0;
+  run(): Promise<never> {
+    return new Promise(() => {});
+  }
+  submit(): void {}
+  submitLink(): void {
+    this.links++;
+  }
+  follow(): boolean {
+    this.follows++;
+    return true;
+  }
+  inspect(): Promise<never> {
+    return Promise.reject(new Error("not used"));
+  }
+  cancelRun(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("executeDag() sends a chain's first 256 links ahead at once, without waiting for their starts", async () => {
+  const tasks = chain(600);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/link.js`, LINK);
+  const inline = new InlinePool({ size: 1 });
+  try {
+    const registry = await WorkflowRegistry.scan(dir, []);
+    const prepared = await prepareRun(parseDag(dagYaml("chain", tasks)), {
+      registry,
+      pool: inline,
+    });
+    const pool = new HoldingPool();
+    // Never settles: nothing ever starts. Only what was sent ahead is looked at.
+    void executeDag({
+      ...prepared,
+      pool,
+      events: { append() {}, appendLine() {} },
+      clock: new ManualClock(new Date("2026-01-01T00:00:00Z")),
+      sleep: () => Promise.resolve(),
+      runId: "run-1",
+    });
+    assert.equal(pool.links, 1);
+    assert.equal(pool.follows, 8, "the first links go out with the head");
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(pool.follows, 256, "doubled up to 256 within the same turn, no start reported");
+  } finally {
+    await inline.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
