@@ -127,8 +127,10 @@ async function serveQuiet() {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = { text: "" };
-  (async () => {
+  const stderr = { text: "", closed: Promise.resolve() };
+  // Read to the end: `closed` settles once every writer (supervisor and serving child) is
+  // gone, which can be after `child.status` does; assertions on the last lines await it.
+  stderr.closed = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       stderr.text += chunk;
     }
@@ -175,6 +177,7 @@ Deno.test({
       );
       child.kill("SIGTERM");
       const status = await child.status;
+      await stderr.closed;
       assert.equal(status.code, 0, stderr.text);
       assert.equal(stderr.text.match(/Received SIGTERM: stopping the scheduler/g)?.length, 1);
       assert.ok(!alive(serving), "the serving child is gone");
@@ -193,6 +196,7 @@ Deno.test({
       child.kill("SIGKILL");
       await child.status;
       await until(() => Promise.resolve(alive(serving) ? undefined : true), 10_000);
+      await stderr.closed;
       assert.match(stderr.text, /the supervisor is gone: exiting at once/);
     } finally {
       await sb.cleanup();
