@@ -282,6 +282,52 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
       assert.equal(queue.length, 0, "no attempt left queued or running");
     });
 
+    await t.step("SIGINT the moment the run is submitted still cancels it", async () => {
+      // Before the fix the signal listener came after the submit and two module loads: a
+      // signal in between killed the submitter (exit 130 all the same) and left the run
+      // running on the workers.
+      await sb.write(
+        "soon.yaml",
+        dagText("soon", [
+          { id: "first", workflow_ref: "sleep", params: { ms: 60_000 } },
+          { id: "then", workflow_ref: "echo", depends_on: ["first"] },
+        ]),
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          "main.ts",
+          "run",
+          "--dag",
+          `${sb.dir}/soon.yaml`,
+          "--distributed",
+        ],
+        cwd: new URL("../../", import.meta.url).pathname,
+        env: { ...sb.env, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let runId: string | undefined;
+      for (const end = Date.now() + 30_000; !runId && Date.now() < end;) {
+        const rows = await scope.sql<{ run_id: string }[]>`
+          select run_id from runs where dag_name = 'soon'`;
+        runId = rows[0]?.run_id;
+        if (!runId) await new Promise((r) => setTimeout(r, 2));
+      }
+      assert.ok(runId, "the run was submitted");
+      child.kill("SIGINT");
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 130, stderr);
+      assert.match(stderr, /Received SIGINT: cancelling the run/);
+      assert.equal(await runStatus(runId), "cancelled");
+      const queue = await scope.sql`select 1 from task_queue
+        where run_id = ${runId} and state in ('queued', 'running')`;
+      assert.equal(queue.length, 0, "no attempt left queued or running");
+    });
+
     // The 60 s attempt was aborted by its worker (ctx.signal) at a heartbeat: workers stop
     // in time, which they would not while it ran.
     const stopped = await stopWorkers(workers, 10_000);

@@ -80,22 +80,26 @@ export async function runOnCluster(
   prepared: PreparedRun,
   options: { run: RunDagOptions; quiet: boolean },
 ): Promise<RunResult> {
-  const runId = await submitToCluster(ctx, prepared, options.run);
-  const { followRun } = await import("../../store/postgres/cluster/follow.ts");
-  const presence = await import("../../store/postgres/worker_presence.ts");
-  const db = await clusterDb(ctx);
-  const unwatch = presence.watchForWorkers(db.sql, {
-    schema: db.schema,
-    runId,
-    lostMs: ctx.config.workerLostMs,
-    onWaiting: () => ctx.io.stderr(`${presence.NO_WORKER_MESSAGE}\n`),
-  });
+  // Listening before the submit: a signal that arrives while the run is submitted, or
+  // while the modules below load, must cancel it (followRun does at once), not kill the
+  // process and leave the run to the workers.
   const cancel = new AbortController();
   const stop = onStopSignals((sig) => {
     ctx.io.stderr(`Received ${sig}: cancelling the run\n`);
     cancel.abort(`Run cancelled by ${sig}`);
   });
+  let unwatch = () => Promise.resolve();
   try {
+    const runId = await submitToCluster(ctx, prepared, options.run);
+    const { followRun } = await import("../../store/postgres/cluster/follow.ts");
+    const presence = await import("../../store/postgres/worker_presence.ts");
+    const db = await clusterDb(ctx);
+    unwatch = presence.watchForWorkers(db.sql, {
+      schema: db.schema,
+      runId,
+      lostMs: ctx.config.workerLostMs,
+      onWaiting: () => ctx.io.stderr(`${presence.NO_WORKER_MESSAGE}\n`),
+    });
     return await followRun(db, runId, {
       onEvent: progressPrinter(ctx, !options.quiet),
       signal: cancel.signal,
