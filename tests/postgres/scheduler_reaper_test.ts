@@ -121,6 +121,12 @@ pgTest(
           .then((x) => x.length ? x : null), 20_000);
       assert.equal(retry.state, "queued");
       assert.match(schedLog(), /leader: this scheduler leads/);
+      // The line follows the reaping commit that queued the retry; stderr may lag it.
+      await eventually(
+        () => Promise.resolve(/reaped 1 attempt\(s\) of lost workers/.test(schedLog())),
+        5000,
+      )
+        .catch(() => {});
       assert.match(schedLog(), /reaped 1 attempt\(s\) of lost workers/);
       // No worker exists: the run is queued, not lost, and stays running.
       assert.equal(await runStatus(scope, runId), "running");
