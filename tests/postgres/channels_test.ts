@@ -24,6 +24,7 @@ import {
   type Sql,
 } from "../../src/store/postgres/mod.ts";
 import { pgConfig, pgTest, schemaUrl } from "./_pg.ts";
+import { eventually } from "./_cluster.ts";
 
 const KINDS: ChannelKind[] = ["orch_events", "orch_run_progress", "orch_task_queued"];
 
@@ -195,10 +196,8 @@ pgTest(
         assert.ok(Date.now() - started < 60_000, "woken, not polled");
         // A worker counts its attempts once its completing call returns, which can be
         // after the follower has seen that call's commit end the run.
-        for (const end = Date.now() + 5000; Date.now() < end;) {
-          if (workers.every((w) => w.finished === 2)) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        await eventually(() => Promise.resolve(workers.every((w) => w.finished === 2)), 5000)
+          .catch(() => {});
         assert.deepEqual(workers.map((w) => w.finished), [2, 2]);
       } finally {
         stop.abort();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { orch, sandbox } from "../helpers/cli.ts";
-import { FIXTURES, freshMinute, schedules } from "../e2e/_sched.ts";
+import { FIXTURES, freshMinute, schedules, spawnOrch } from "../e2e/_sched.ts";
 import { pgTest } from "./_pg.ts";
 import {
   cli,
@@ -242,22 +242,7 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
           { id: "after", workflow_ref: "echo", depends_on: ["long"] },
         ]),
       );
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          "main.ts",
-          "run",
-          "--dag",
-          `${sb.dir}/long.yaml`,
-          "--distributed",
-        ],
-        cwd: new URL("../../", import.meta.url).pathname,
-        env: { ...sb.env, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnOrch(["run", "--dag", "long.yaml", "--distributed"], sb);
       const [row] = await eventually(() =>
         scope.sql<{ run_id: string }[]>`
           select q.run_id from task_queue q join runs r using (run_id)
@@ -293,22 +278,7 @@ pgTest("distributed execution with two orch worker processes", async (scope, t) 
           { id: "then", workflow_ref: "echo", depends_on: ["first"] },
         ]),
       );
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          "main.ts",
-          "run",
-          "--dag",
-          `${sb.dir}/soon.yaml`,
-          "--distributed",
-        ],
-        cwd: new URL("../../", import.meta.url).pathname,
-        env: { ...sb.env, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnOrch(["run", "--dag", "soon.yaml", "--distributed"], sb);
       let runId: string | undefined;
       for (const end = Date.now() + 30_000; !runId && Date.now() < end;) {
         const rows = await scope.sql<{ run_id: string }[]>`
